@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): each measure with its baseline measured in the same run."""

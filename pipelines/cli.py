@@ -1,0 +1,197 @@
+"""The `analytics` command: parses arguments, calls the pipeline modules, reports."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from pipelines import warehouse
+from pipelines.errors import NotBuiltYet, UserError
+
+DEMO_DATA = warehouse.EMBEDDED_DIR / "demo-data"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Own your product analytics: load Segment, Amplitude and production data into
+    PostgreSQL and build trustworthy marts with dbt.
+
+    The warehouse is an embedded PostgreSQL in `.warehouse/` unless
+    ANALYTICS_WAREHOUSE_URL points at an existing server.
+    """
+
+
+@cli.group(name="warehouse")
+def warehouse_group() -> None:
+    """Manage the embedded warehouse (or show the external one)."""
+
+
+@warehouse_group.command()
+def start() -> None:
+    """Start the embedded warehouse (it also starts on demand)."""
+    click.echo(warehouse.connection().url())
+
+
+@warehouse_group.command()
+def stop() -> None:
+    """Stop the embedded warehouse."""
+    _require_embedded("stop")
+    stopped = warehouse.EmbeddedServer().stop()
+    click.echo("stopped" if stopped else "not running")
+
+
+@warehouse_group.command()
+def status() -> None:
+    """Say whether the warehouse is running and where."""
+    if not warehouse.is_embedded():
+        target = warehouse.connection()
+        target.connect().close()
+        click.echo(f"external warehouse reachable at {target.url()}")
+        return
+    server = warehouse.EmbeddedServer()
+    if server.is_running():
+        click.echo(f"embedded warehouse running on port {server.recorded_port()}")
+    else:
+        click.echo("embedded warehouse stopped")
+
+
+@warehouse_group.command()
+def url() -> None:
+    """Print a libpq URL for psql and BI tools (starts the embedded warehouse)."""
+    target = warehouse.connection()
+    target.connect().close()
+    click.echo(target.url())
+
+
+@warehouse_group.command()
+def env() -> None:
+    """Print `export` lines for dbt and psql: eval "$(analytics warehouse env)"."""
+    target = warehouse.connection()
+    settings = {
+        **target.dbt_environment(),
+        "PGHOST": target.host,
+        "PGPORT": str(target.port),
+        "PGUSER": target.user,
+        "PGDATABASE": target.database,
+    }
+    for name, value in settings.items():
+        click.echo(f"export {name}='{value}'")
+
+
+@cli.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same files.")
+@click.option("--orgs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--days", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--signup-drop", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--production-url", help="Database for the production tables.")
+def generate(
+    out: Path, seed: int, orgs: int, days: int, signup_drop: float, production_url: str | None
+) -> None:
+    """Write a synthetic SaaS data set in the real export formats."""
+    from pipelines.generate import generate as write_data_set
+
+    counts = write_data_set(out, seed=seed, orgs=orgs, days=days)
+    click.echo(f"wrote {sum(counts.values())} Segment messages under {out}")
+
+
+@cli.group()
+def load() -> None:
+    """Load raw data into the warehouse (idempotent: loading twice changes nothing)."""
+
+
+@load.command(name="segment")
+@click.argument("path", type=click.Path(path_type=Path))
+def load_segment(path: Path) -> None:
+    """Load a Segment export folder (S3 destination layout) into `raw_segment`."""
+    from pipelines import loading
+    from pipelines.sources.segment import segment_export
+
+    source = segment_export(path)
+    info = loading.run(source, "raw_segment", warehouse.connection())
+    click.echo(f"loaded {path} into raw_segment ({len(info.loads_ids)} load package(s))")
+
+
+@load.command(name="amplitude")
+def load_amplitude() -> None:
+    """Load Amplitude exports from disk (--path) or the Export API (--start/--end)."""
+    raise NotBuiltYet("load amplitude")
+
+
+@load.command(name="production")
+def load_production() -> None:
+    """Copy the production tables into `raw_production`."""
+    raise NotBuiltYet("load production")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def transform(context: click.Context) -> None:
+    """Run `dbt build` on the warehouse; arguments after `--` go to dbt."""
+    from pipelines.transform import dbt
+
+    sys.exit(dbt(["build", *context.args], warehouse.connection()))
+
+
+@cli.command()
+def run() -> None:
+    """The scheduled job: every configured load, then transform and checks."""
+    raise NotBuiltYet("run")
+
+
+@cli.command()
+def demo() -> None:
+    """Generate a sample data set, load it, build the marts and print a summary."""
+    from pipelines.demo import run_demo
+
+    sys.exit(run_demo(DEMO_DATA))
+
+
+@cli.group()
+def plan() -> None:
+    """The tracking plan."""
+
+
+@plan.command()
+def lint() -> None:
+    """Check the tracking plan and the event names seen in the warehouse."""
+    raise NotBuiltYet("plan lint")
+
+
+@cli.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def report(out: Path) -> None:
+    """Write a self-contained HTML report with charts."""
+    raise NotBuiltYet("report")
+
+
+def _require_embedded(action: str) -> None:
+    if not warehouse.is_embedded():
+        raise UserError(
+            f"cannot {action} an external warehouse ({warehouse.WAREHOUSE_URL_VARIABLE})"
+        )
+
+
+def main() -> None:
+    """Entry point: expected failures print one line on stderr and exit 2."""
+    try:
+        exit_code = cli.main(standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as error:
+        click.echo(error.ctx.get_help() if error.ctx else error.format_message())
+        sys.exit(0)
+    except click.exceptions.Abort:
+        click.echo("analytics: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        click.echo(f"analytics: {_one_line(error.format_message())} (see --help)", err=True)
+        sys.exit(2)
+    except UserError as error:
+        click.echo(f"analytics: {error}", err=True)
+        sys.exit(2)
+    sys.exit(exit_code if isinstance(exit_code, int) else 0)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())

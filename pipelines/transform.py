@@ -1,0 +1,31 @@
+"""Runs dbt against the configured warehouse with the profile in `profiles.example.yml`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipelines.warehouse import EMBEDDED_DIR, PROJECT_ROOT, Connection
+
+PROFILE_TEMPLATE = PROJECT_ROOT / "profiles.example.yml"
+PROFILES_DIR = EMBEDDED_DIR / "profiles"
+
+
+def dbt(arguments: Sequence[str], target: Connection) -> int:
+    """Run `dbt <arguments>` in the project; return dbt's exit code."""
+    PROFILES_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PROFILE_TEMPLATE, PROFILES_DIR / "profiles.yml")
+    command = [
+        str(Path(sys.executable).parent / "dbt"),
+        *arguments,
+        "--project-dir",
+        str(PROJECT_ROOT),
+        "--profiles-dir",
+        str(PROFILES_DIR),
+    ]
+    environment = {**os.environ, **target.dbt_environment()}
+    return subprocess.run(command, env=environment, cwd=PROJECT_ROOT).returncode

@@ -1,0 +1,58 @@
+"""Every layer end to end on a small generated data set: generate, load, dbt build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from pipelines import loading
+from pipelines.generate import generate
+from pipelines.sources.segment import segment_export
+from pipelines.transform import dbt
+from pipelines.warehouse import Connection
+
+pytestmark = pytest.mark.integration
+
+
+def count_rows(target: Connection, relation: str) -> int:
+    with target.cursor() as cursor:
+        cursor.execute(f"select count(*) from {relation}")
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture(scope="module")
+def built_warehouse(test_warehouse: Connection, tmp_path_factory) -> tuple[Connection, dict]:
+    data_dir: Path = tmp_path_factory.mktemp("data")
+    generated_counts = generate(data_dir, seed=7, orgs=30, days=20)
+    loading.run(segment_export(data_dir / "segment-logs"), "raw_segment", test_warehouse)
+    loading.run(segment_export(data_dir / "segment-logs"), "raw_segment", test_warehouse)
+    assert dbt(["build"], test_warehouse) == 0
+    return test_warehouse, generated_counts
+
+
+def test_fct_events_holds_every_generated_event_once(built_warehouse):
+    target, generated_counts = built_warehouse
+
+    with target.cursor() as cursor:
+        cursor.execute("select event_name, count(*) from marts.fct_events group by event_name")
+        counts = dict(cursor.fetchall())
+
+    assert counts == generated_counts
+
+
+def test_loading_the_same_export_twice_changes_nothing(built_warehouse):
+    target, generated_counts = built_warehouse
+
+    assert count_rows(target, "raw_segment.tracks") == sum(generated_counts.values())
+
+
+def test_reader_role_reads_marts_but_not_raw_or_staging(built_warehouse):
+    target, _ = built_warehouse
+    reader = Connection(target.host, target.port, "analytics_reader", "", target.database)
+
+    assert count_rows(reader, "marts.fct_events") > 0
+    for relation in ("raw_segment.tracks", "staging.stg_segment__tracks"):
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            count_rows(reader, relation)
