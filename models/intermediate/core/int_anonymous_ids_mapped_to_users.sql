@@ -1,3 +1,6 @@
+-- A table: every consumer of the stitched events joins it, and it is rebuilt once per run.
+{{ config(materialized='table') }}
+
 with identifies as (
 
     select * from {{ ref('stg_segment__identifies') }}

@@ -1,6 +1,50 @@
+{{ config(
+    materialized='incremental',
+    unique_key='event_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    indexes=[
+        {'columns': ['event_id'], 'unique': true},
+        {'columns': ['loaded_at']},
+    ],
+) }}
+
 with events as (
 
     select * from {{ ref('int_events_unioned') }}
+
+),
+
+{% if is_incremental() %}
+    newly_loaded_events as (
+
+        select * from {{ ref('int_events_unioned') }}
+        where {{ loaded_since_last_run('loaded_at') }}
+
+    ),
+{% endif %}
+
+-- An incremental run re-ranks only the events with a copy loaded since the last run, against
+-- every copy of them, old ones included.
+events_to_rank as (
+
+    select
+        event_id,
+        source,
+        event_name,
+        source_event_name,
+        is_planned,
+        occurred_at,
+        received_at,
+        loaded_at,
+        user_id,
+        anonymous_id,
+        org_id,
+        properties
+    from events
+    {% if is_incremental() %}
+        where event_id in (select newly_loaded_events.event_id from newly_loaded_events)
+    {% endif %}
 
 ),
 
@@ -18,7 +62,7 @@ ranked as (
                 received_at,
                 loaded_at
         ) as copy_number
-    from events
+    from events_to_rank
 
 ),
 

@@ -3,13 +3,11 @@
     unique_key='event_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
+    indexes=[
+        {'columns': ['event_id'], 'unique': true},
+        {'columns': ['loaded_at']},
+    ],
 ) }}
-
-{%- set reprocess_loaded_from = dbt.dateadd(
-    'day',
-    '-' ~ var('analytics__lookback_days'),
-    "coalesce(max(loaded_at), cast('1970-01-01 00:00:00+00' as timestamptz))",
-) %}
 
 with events as (
 
@@ -17,9 +15,7 @@ with events as (
 
 ),
 
--- Incremental runs take rows by when they were loaded, not when they happened: a Segment
--- file days late still has a new `loaded_at`. The lookback (var analytics__lookback_days)
--- also catches a load that committed after a later one.
+-- Incremental runs take the events loaded since the last run (see loaded_since_last_run).
 final as (
 
     select
@@ -36,7 +32,7 @@ final as (
         events.loaded_at
     from events
     {% if is_incremental() %}
-        where events.loaded_at >= (select {{ reprocess_loaded_from }} from {{ this }})
+        where {{ loaded_since_last_run('events.loaded_at') }}
     {% endif %}
 
 )
