@@ -245,6 +245,11 @@ LATE_TRACK = segment_track(
     "m-late", "Build Failed", "2024-01-03T15:00:00Z", user_id="2", properties={"org_id": "2"}
 )
 
+# Segment's copy of m-3 is already built; Amplitude's arrives days later.
+LATE_FORWARDED_COPY = amplitude_event(
+    "m-3", "Organization Created", "2024-01-01T09:00:00Z", user_id="1", device_id="device-a"
+)
+
 EXPECTED_EVENT_COUNTS = {
     "Plan Page Viewed": 1,
     "User Signed Up": 1,
@@ -376,10 +381,13 @@ def test_dim_users_exposes_the_email_domain_and_never_the_email(built):
 
 def test_a_late_file_appears_after_an_incremental_run_and_equals_a_full_refresh(built):
     insert(built, "raw_segment.tracks", [LATE_TRACK], LATE_LOAD)
+    insert(built, "raw_amplitude.events", [LATE_FORWARDED_COPY], LATE_LOAD)
 
-    assert dbt(["build", "--select", "fct_events"], built) == 0
+    assert dbt(["build", "--select", "+fct_events"], built) == 0
     incremental = all_events(built)
-    assert dbt(["build", "--select", "fct_events", "--full-refresh"], built) == 0
+    assert dbt(["build", "--select", "+fct_events", "--full-refresh"], built) == 0
 
-    assert ("m-late", "Build Failed") in [(row[0], row[1]) for row in incremental]
+    sources = {row[0]: row[3] for row in incremental}
+    assert sources["m-late"] == "segment"
+    assert sources["m-3"] == "segment"
     assert incremental == all_events(built)
