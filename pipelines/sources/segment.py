@@ -90,7 +90,7 @@ def segment_export(
     counter: Any = None,
 ):
     """Every message of the export not loaded yet, one table per message type and event."""
-    files = filesystem(bucket_url=bucket_url, file_glob="**/*.gz")
+    files = filesystem(bucket_url=str(bucket_url), file_glob="**/*.gz")
     return files | segment_messages(known_kinds or {}, counter or ReadCounter())
 
 
