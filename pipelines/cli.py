@@ -176,12 +176,19 @@ def load_amplitude(
     help="Comma-separated tables to copy (default: all of "
     "organizations, users, memberships, plans, subscription_changes).",
 )
-def load_production(source_url: str, tables: str | None) -> None:
+@click.option(
+    "--source-schema",
+    default="public",
+    show_default=True,
+    help="Schema holding the tables (or views mapping another schema onto them).",
+)
+def load_production(source_url: str, tables: str | None, source_schema: str) -> None:
     """Copy the production tables into `raw_production` (incremental on updated_at)."""
     from pipelines.sources import production
 
     chosen = [table.strip() for table in tables.split(",")] if tables else None
-    _finish(production.load(source_url, warehouse.connection(), chosen), 0.0)
+    report = production.load(source_url, warehouse.connection(), chosen, source_schema)
+    _finish(report, 0.0)
 
 
 def _finish(report: LoadReport, max_rejected_share: float) -> None:

@@ -30,11 +30,11 @@ def sqlalchemy_url(source_url: str) -> str:
     return source_url
 
 
-def production_source(source_url: str, tables: list[str]) -> Any:
+def production_source(source_url: str, tables: list[str], schema: str = SOURCE_SCHEMA) -> Any:
     """The chosen production tables, each merged on `id`, incremental on `updated_at`."""
     source = sql_database(
         credentials=sqlalchemy_url(source_url),
-        schema=SOURCE_SCHEMA,
+        schema=schema,
         table_names=tables,
         backend="pyarrow",
         reflection_level="full_with_precision",
@@ -48,7 +48,10 @@ def production_source(source_url: str, tables: list[str]) -> Any:
 
 
 def load(
-    source_url: str, target: warehouse.Connection, tables: list[str] | None = None
+    source_url: str,
+    target: warehouse.Connection,
+    tables: list[str] | None = None,
+    schema: str = SOURCE_SCHEMA,
 ) -> LoadReport:
     """Copy new and changed rows of the production tables into `raw_production`."""
     chosen = tables or TABLES
@@ -56,7 +59,7 @@ def load(
     if unknown:
         raise UserError(f"unknown production table(s) {', '.join(unknown)}; known: {TABLES}")
     _check_reachable(source_url)
-    info = loading.run(production_source(source_url, chosen), RAW_SCHEMA, target)
+    info = loading.run(production_source(source_url, chosen, schema), RAW_SCHEMA, target)
     read = _rows_extracted(info)
     return LoadReport(source=SOURCE, read=read, loaded=read)
 
