@@ -9,6 +9,7 @@ read / loaded / duplicate / rejected counts add up.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -89,6 +90,7 @@ def value_kind(value: Any) -> str:
     return "text"
 
 
+@functools.lru_cache(maxsize=65_536)
 def snake_case(name: str) -> str:
     """`userAgent` -> `user_agent`, `$insert_id` -> `insert_id`, `Plan Viewed` -> `plan_viewed`."""
     name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
