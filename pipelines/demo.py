@@ -7,9 +7,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from pipelines import loading, warehouse
+from pipelines import warehouse
 from pipelines.generate import generate
-from pipelines.sources.segment import segment_export
+from pipelines.sources import segment
 from pipelines.transform import dbt
 
 console = Console()
@@ -28,9 +28,8 @@ def run_demo(data_dir: Path) -> int:
     with console.status("generating a sample data set"):
         counts = generate(data_dir)
     console.print(f"[green]✓[/] generated {sum(counts.values())} Segment messages in {data_dir}")
-    with console.status("loading the Segment export into raw_segment"):
-        loading.run(segment_export(data_dir / "segment-logs"), "raw_segment", target)
-    console.print("[green]✓[/] loaded raw_segment")
+    report = segment.load(data_dir / "segment-logs", target)
+    console.print(f"[green]✓[/] loaded raw_segment ({report.summary()})")
     console.print("running dbt build …")
     exit_code = dbt(["build", "--quiet"], target)
     if exit_code != 0:
