@@ -1,10 +1,13 @@
 {#-
     The funnels declared in the `funnels` var (contract section 7), checked once here so
-    every funnel model can trust them: a unique name, entity `user` or `org`, a positive
+    every funnel model can trust them: at least one funnel, each with a unique name, entity `user` or `org`, a positive
     `window_days` and one or more step names (at most 32, as ClickHouse's windowFunnel).
 -#}
 {% macro funnel_definitions() -%}
     {%- set funnels = var('funnels') -%}
+    {%- if funnels is string or funnels is not iterable or funnels | length == 0 -%}
+        {{ exceptions.raise_compiler_error('the `funnels` var must list at least one funnel') }}
+    {%- endif -%}
     {%- set seen_names = [] -%}
     {%- for funnel in funnels -%}
         {%- set label = 'funnel ' ~ (funnel.name if funnel is mapping else loop.index) -%}
@@ -30,42 +33,4 @@
         {%- endfor -%}
     {%- endfor -%}
     {{ return(funnels) }}
-{%- endmacro %}
-
-{#- A SQL string literal for a name from the funnels var. -#}
-{% macro funnel_literal(text) -%}
-    '{{ text | replace("'", "''") }}'
-{%- endmacro %}
-
-{#- The window in whole seconds, as ClickHouse's windowFunnel counts it on DateTime. -#}
-{% macro funnel_window_seconds(funnel) -%}
-    {{ (funnel.window_days * 86400) | int }}
-{%- endmacro %}
-
-{#-
-    One row per funnel x step: funnel_name, entity_type, step_number, step_name. A step
-    spine (funnel x step), so the marts can list every step, reached or not.
--#}
-{% macro funnel_steps_spine() -%}
-    {%- if funnel_definitions() | length == 0 %}
-    select
-        cast(null as {{ dbt.type_string() }}) as funnel_name,
-        cast(null as {{ dbt.type_string() }}) as entity_type,
-        0 as step_number,
-        cast(null as {{ dbt.type_string() }}) as step_name
-    where 1 = 0
-    {%- endif -%}
-    {%- for funnel in funnel_definitions() -%}
-        {%- set funnel_loop = loop -%}
-        {%- for step in funnel.steps %}
-    select
-        cast({{ funnel_literal(funnel.name) }} as {{ dbt.type_string() }}) as funnel_name,
-        cast({{ funnel_literal(funnel.entity) }} as {{ dbt.type_string() }}) as entity_type,
-        {{ loop.index }} as step_number,
-        cast({{ funnel_literal(step) }} as {{ dbt.type_string() }}) as step_name
-            {%- if not (funnel_loop.last and loop.last) %}
-    union all
-            {%- endif -%}
-        {%- endfor -%}
-    {%- endfor %}
 {%- endmacro %}

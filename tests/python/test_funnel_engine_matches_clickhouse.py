@@ -81,7 +81,7 @@ def random_events(seed: int, users: int, orgs: int) -> list[dict]:
             if rng.random() < 0.7:
                 second -= second % GRID_SECONDS
             user_events.append((rng.choice(EVENT_NAMES), second))
-        for name, second in list(user_events):
+        for _name, second in list(user_events):
             if rng.random() < 0.2:
                 window = rng.choice([1, 2, 3]) * DAY_SECONDS
                 user_events.append((rng.choice(EVENT_NAMES), second + window + rng.choice([0, 1])))
@@ -161,7 +161,9 @@ def clickhouse_furthest_steps(events: list[dict], funnel: dict, work_dir: Path) 
         """,
         "JSONCompact",
     )
-    return {entity_id: furthest_step for entity_id, furthest_step in json.loads(result.data())["data"]}
+    return {
+        entity_id: furthest_step for entity_id, furthest_step in json.loads(result.data())["data"]
+    }
 
 
 @pytest.fixture(scope="module")
@@ -243,7 +245,9 @@ def test_entered_at_is_the_first_step_one_event(funnel_warehouse):
     for event in events:
         if event["event_name"] == "User Signed Up":
             user_id = event["user_id"]
-            first_signup[user_id] = min(first_signup.get(user_id, event["occurred_at"]), event["occurred_at"])
+            first_signup[user_id] = min(
+                first_signup.get(user_id, event["occurred_at"]), event["occurred_at"]
+            )
 
     rows = query(
         target,

@@ -6,38 +6,29 @@ with funnel_steps as (
 
 ),
 
-{% for entity_type in entity_types -%}
-{{ entity_type }}_events as (
+{% for entity_type in entity_types %}
+    {{ entity_type }}_events as (
 
-    {{ funnel_entity_events(entity_type) }}
+        {{ funnel_entity_events(entity_type) }}
 
-),
+    ),
 
-{% endfor -%}
+{% endfor %}
 
 entity_events as (
 
     {%- for entity_type in entity_types %}
-    select
-        cast({{ funnel_literal(entity_type) }} as {{ dbt.type_string() }}) as entity_type,
-        entity_id,
-        event_id,
-        event_name,
-        occurred_at
-    from {{ entity_type }}_events
-    {%- if not loop.last %}
-    union all
-    {%- endif -%}
+        select
+            cast({{ funnel_literal(entity_type) }} as {{ dbt.type_string() }}) as entity_type,
+            entity_id,
+            event_id,
+            event_name,
+            occurred_at
+        from {{ entity_type }}_events
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
-    {%- if entity_types | length == 0 %}
-    select
-        cast(null as {{ dbt.type_string() }}) as entity_type,
-        cast(null as {{ dbt.type_string() }}) as entity_id,
-        cast(null as {{ dbt.type_string() }}) as event_id,
-        cast(null as {{ dbt.type_string() }}) as event_name,
-        cast(null as {{ dbt.type_timestamp() }}) as occurred_at
-    where 1 = 0
-    {%- endif %}
 
 ),
 
