@@ -103,10 +103,13 @@ final as (
         step_number,
         step_name,
         entities,
-        cast(entities as {{ dbt.type_numeric() }}) / first_value(entities) over cohort_steps
-            as conversion_from_start,
-        cast(entities as {{ dbt.type_numeric() }})
-        / nullif(lag(entities) over cohort_steps, 0) as conversion_from_previous,
+        cast(
+            1.0 * entities / first_value(entities) over cohort_steps as {{ dbt.type_numeric() }}
+        ) as conversion_from_start,
+        cast(
+            1.0 * entities / nullif(lag(entities) over cohort_steps, 0)
+            as {{ dbt.type_numeric() }}
+        ) as conversion_from_previous,
         median_seconds_from_previous
     from cohort_step_counts
     window cohort_steps as (partition by funnel_name, cohort_week order by step_number)
