@@ -1,7 +1,8 @@
 {#-
     The funnels declared in the `funnels` var (contract section 7), checked once here so
-    every funnel model can trust them: at least one funnel, each with a unique name, entity `user` or `org`, a positive
-    `window_days` and one or more step names (at most 32, as ClickHouse's windowFunnel).
+    every funnel model can trust them: at least one funnel, each with a unique name, entity
+    `user` or `org`, a positive `window_days` and 1 to 32 step names (as ClickHouse's
+    windowFunnel).
 -#}
 {% macro funnel_definitions() -%}
     {%- set funnels = var('funnels') -%}
