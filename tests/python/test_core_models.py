@@ -20,6 +20,8 @@ pytestmark = pytest.mark.integration
 
 FIRST_LOAD = datetime(2024, 1, 10, tzinfo=UTC)
 LATE_LOAD = datetime(2024, 1, 20, tzinfo=UTC)
+# Beyond the lookback of LATE_LOAD, so only the device's new identification re-stitches m-8.
+LATE_IDENTIFY_LOAD = datetime(2024, 1, 25, tzinfo=UTC)
 
 
 def load_id(at: datetime) -> str:
@@ -217,6 +219,8 @@ SEGMENT_TRACKS = [
     ),
     # a name the plan does not know
     segment_track("m-7", "Confetti Shown", "2024-01-05T12:00:00Z", user_id="2"),
+    # on a device identified only by a late file
+    segment_track("m-8", "Dashboard Viewed", "2024-01-06T09:00:00Z", anonymous_id="device-b"),
 ]
 
 SEGMENT_IDENTIFIES = [
@@ -245,6 +249,14 @@ LATE_TRACK = segment_track(
     "m-late", "Build Failed", "2024-01-03T15:00:00Z", user_id="2", properties={"org_id": "2"}
 )
 
+LATE_IDENTIFY = {
+    "id": "i-2",
+    "anonymous_id": "device-b",
+    "user_id": "3",
+    "timestamp": "2024-01-06T09:30:00Z",
+    "received_at": "2024-01-06T09:30:00Z",
+}
+
 # Segment's copy of m-3 is already built; Amplitude's arrives days later.
 LATE_FORWARDED_COPY = amplitude_event(
     "m-3", "Organization Created", "2024-01-01T09:00:00Z", user_id="1", device_id="device-a"
@@ -256,7 +268,7 @@ EXPECTED_EVENT_COUNTS = {
     "Organization Created": 1,
     "Build Succeeded": 1,
     "Build Started": 1,
-    "Dashboard Viewed": 1,
+    "Dashboard Viewed": 2,
     "Plan Upgrade Clicked": 2,
     "Confetti Shown": 1,
     "Plan Upgraded": 2,
@@ -379,15 +391,19 @@ def test_dim_users_exposes_the_email_domain_and_never_the_email(built):
     ]
 
 
-def test_a_late_file_appears_after_an_incremental_run_and_equals_a_full_refresh(built):
+def test_late_files_are_applied_by_an_incremental_run_that_equals_a_full_refresh(built):
     insert(built, "raw_segment.tracks", [LATE_TRACK], LATE_LOAD)
     insert(built, "raw_amplitude.events", [LATE_FORWARDED_COPY], LATE_LOAD)
+    assert dbt(["build", "--select", "+fct_events"], built) == 0
+    insert(built, "raw_segment.identifies", [LATE_IDENTIFY], LATE_IDENTIFY_LOAD)
 
     assert dbt(["build", "--select", "+fct_events"], built) == 0
     incremental = all_events(built)
     assert dbt(["build", "--select", "+fct_events", "--full-refresh"], built) == 0
 
     sources = {row[0]: row[3] for row in incremental}
+    users = {row[0]: row[5] for row in incremental}
     assert sources["m-late"] == "segment"
     assert sources["m-3"] == "segment"
+    assert users["m-8"] == "3"
     assert incremental == all_events(built)

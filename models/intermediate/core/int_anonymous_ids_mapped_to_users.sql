@@ -20,25 +20,30 @@ identifications as (
     select
         anonymous_id,
         user_id,
-        identified_at
+        identified_at,
+        loaded_at
     from identifies
     where anonymous_id is not null and user_id is not null
     union all
     select
         anonymous_id,
         user_id,
-        occurred_at as identified_at
+        occurred_at as identified_at,
+        loaded_at
     from events
     where anonymous_id is not null and user_id is not null
 
 ),
 
+-- When the device's latest identification was loaded: incremental runs of fct_events
+-- re-stitch the device's events when it is recent (a late identify call).
 with_next_user as (
 
     select
         anonymous_id,
         user_id,
         identified_at,
+        max(loaded_at) over (partition by anonymous_id) as identifications_loaded_at,
         lead(user_id) over (
             partition by anonymous_id order by identified_at, user_id
         ) as next_user_id
@@ -52,7 +57,8 @@ run_ends as (
     select
         anonymous_id,
         user_id,
-        identified_at
+        identified_at,
+        identifications_loaded_at
     from with_next_user
     where next_user_id is null or next_user_id != user_id
 
@@ -75,7 +81,8 @@ claims as (
                     partition by anonymous_id order by identified_at, user_id
                 ) is not null
                 then identified_at
-        end as claimed_until
+        end as claimed_until,
+        identifications_loaded_at
     from run_ends
 
 ),

@@ -15,7 +15,14 @@ with events as (
 
 ),
 
--- Incremental runs take the events loaded since the last run (see loaded_since_last_run).
+device_claims as (
+
+    select * from {{ ref('int_anonymous_ids_mapped_to_users') }}
+
+),
+
+-- Incremental runs take the events loaded since the last run (see loaded_since_last_run),
+-- and every event of a device identified by a row loaded since then: its stitching may change.
 final as (
 
     select
@@ -32,7 +39,12 @@ final as (
         events.loaded_at
     from events
     {% if is_incremental() %}
-        where {{ loaded_since_last_run('events.loaded_at') }}
+        where
+            {{ loaded_since_last_run('events.loaded_at') }}
+            or events.anonymous_id in (
+                select device_claims.anonymous_id from device_claims
+                where {{ loaded_since_last_run('device_claims.identifications_loaded_at') }}
+            )
     {% endif %}
 
 )
