@@ -35,15 +35,16 @@ identifications as (
 
 ),
 
--- When the device's latest identification was loaded: incremental runs of fct_events
--- re-stitch the device's events when it is recent (a late identify call).
-with_next_user as (
+with_neighbours as (
 
     select
         anonymous_id,
         user_id,
         identified_at,
-        max(loaded_at) over (partition by anonymous_id) as identifications_loaded_at,
+        loaded_at,
+        lag(user_id) over (
+            partition by anonymous_id order by identified_at, user_id
+        ) as previous_user_id,
         lead(user_id) over (
             partition by anonymous_id order by identified_at, user_id
         ) as next_user_id
@@ -51,15 +52,59 @@ with_next_user as (
 
 ),
 
--- The last identification of each run of the same user on a device ends that user's claim.
-run_ends as (
+-- A run is a stretch of identifications of the same user on a device.
+numbered_runs as (
 
     select
         anonymous_id,
         user_id,
         identified_at,
-        identifications_loaded_at
-    from with_next_user
+        loaded_at,
+        next_user_id,
+        sum(
+            case when previous_user_id is null or previous_user_id != user_id then 1 else 0 end
+        ) over (
+            partition by anonymous_id
+            order by identified_at, user_id
+            rows between unbounded preceding and current row
+        ) as run_number
+    from with_neighbours
+
+),
+
+runs_with_last as (
+
+    select
+        *,
+        max(run_number) over (partition by anonymous_id) as last_run_number
+    from numbered_runs
+
+),
+
+-- A device's claims change when an identification outside its last run is loaded, or when
+-- that last run is new; a new identification extending the last run changes nothing.
+-- Incremental runs of fct_events re-stitch the device's events when this is recent.
+device_changes as (
+
+    select
+        anonymous_id,
+        max(case when run_number < last_run_number then loaded_at end)
+            as earlier_runs_loaded_at,
+        min(case when run_number = last_run_number then loaded_at end)
+            as last_run_first_loaded_at
+    from runs_with_last
+    group by anonymous_id
+
+),
+
+-- The last identification of each run ends that user's claim.
+run_ends as (
+
+    select
+        anonymous_id,
+        user_id,
+        identified_at
+    from runs_with_last
     where next_user_id is null or next_user_id != user_id
 
 ),
@@ -70,20 +115,28 @@ run_ends as (
 claims as (
 
     select
-        anonymous_id,
-        user_id,
-        lag(identified_at) over (
-            partition by anonymous_id order by identified_at, user_id
+        run_ends.anonymous_id,
+        run_ends.user_id,
+        lag(run_ends.identified_at) over (
+            partition by run_ends.anonymous_id
+            order by run_ends.identified_at, run_ends.user_id
         ) as claimed_after,
         case
             when
-                lead(identified_at) over (
-                    partition by anonymous_id order by identified_at, user_id
+                lead(run_ends.identified_at) over (
+                    partition by run_ends.anonymous_id
+                    order by run_ends.identified_at, run_ends.user_id
                 ) is not null
-                then identified_at
+                then run_ends.identified_at
         end as claimed_until,
-        identifications_loaded_at
+        case
+            when device_changes.earlier_runs_loaded_at > device_changes.last_run_first_loaded_at
+                then device_changes.earlier_runs_loaded_at
+            else device_changes.last_run_first_loaded_at
+        end as claims_changed_loaded_at
     from run_ends
+    inner join device_changes
+        on run_ends.anonymous_id = device_changes.anonymous_id
 
 ),
 

@@ -43,7 +43,7 @@ final as (
             {{ loaded_since_last_run('events.loaded_at') }}
             or events.anonymous_id in (
                 select device_claims.anonymous_id from device_claims
-                where {{ loaded_since_last_run('device_claims.identifications_loaded_at') }}
+                where {{ loaded_since_last_run('device_claims.claims_changed_loaded_at') }}
             )
     {% endif %}
 
