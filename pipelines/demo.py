@@ -8,11 +8,15 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines import loading, warehouse
-from pipelines.generate import generate
+from pipelines.generate import GeneratorConfig, generate
 from pipelines.sources.segment import segment_export
 from pipelines.transform import dbt
 
 console = Console()
+
+# The 15% story: signups silently missing from Amplitude for a stretch of days. No
+# malformed lines until the Segment loader quarantines them (issue 4).
+DEMO_DATA_SET = GeneratorConfig(signup_drop=0.15, malformed_lines=0)
 
 EVENTS_BY_NAME = """
     select event_name, count(*) as events, count(distinct user_id) as users
@@ -25,9 +29,13 @@ EVENTS_BY_NAME = """
 def run_demo(data_dir: Path) -> int:
     """Run every layer on a small generated data set; return a process exit code."""
     target = warehouse.connection()
+    production = target.with_database("production")
     with console.status("generating a sample data set"):
-        counts = generate(data_dir)
-    console.print(f"[green]✓[/] generated {sum(counts.values())} Segment messages in {data_dir}")
+        truth = generate(data_dir, DEMO_DATA_SET, production=production)
+    console.print(
+        f"[green]✓[/] generated {truth['messages_generated']} messages in {data_dir} "
+        f"and the production tables in {production.url()}"
+    )
     with console.status("loading the Segment export into raw_segment"):
         loading.run(segment_export(data_dir / "segment-logs"), "raw_segment", target)
     console.print("[green]✓[/] loaded raw_segment")

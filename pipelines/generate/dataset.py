@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pipelines.generate.amplitude_export import AmplitudeExport
 from pipelines.generate.config import GeneratorConfig
-from pipelines.generate.production import write_production
+from pipelines.generate.production import prepare_database, write_production
 from pipelines.generate.segment_export import SegmentExport
 from pipelines.generate.simulation import Event, Org, PlanChange, World
 from pipelines.generate.timestamps import DAY_US, day_number
@@ -36,6 +36,8 @@ def generate(
 ) -> dict:
     """Write the Segment export, the Amplitude archives, `truth.json` and (given a
     connection) the production tables; return the truth manifest."""
+    if production is not None:
+        prepare_database(production)  # fail before the long run, not after it
     out.mkdir(parents=True, exist_ok=True)
     for name in OUTPUTS:
         path = out / name

@@ -60,9 +60,16 @@ create table subscription_changes (
 """
 
 
+def prepare_database(target: Connection) -> None:
+    """Create the database if it is missing; a server that refuses is a user error."""
+    try:
+        ensure_database(target)
+    except psycopg2.Error as error:
+        raise UserError(f"cannot create the production database {target.url()}: {error}") from None
+
+
 def write_production(world: World, target: Connection) -> dict[str, int]:
-    """Recreate the tables in `target` (created if missing); return rows per table."""
-    ensure_database(target)
+    """Recreate the tables in `target`; return rows per table."""
     tables = _rows(world)
     connection = target.connect()
     try:
