@@ -17,6 +17,7 @@ from pipelines.generate.simulation import World
 from pipelines.generate.timestamps import amplitude_time
 from pipelines.warehouse import Connection, ensure_database
 
+COPY_CHUNK_ROWS = 50_000
 SCHEMA = """
 drop table if exists subscription_changes, memberships, plans, users, organizations;
 create table organizations (
@@ -77,7 +78,9 @@ def write_production(world: World, target: Connection) -> dict[str, int]:
         with connection, connection.cursor() as cursor:
             cursor.execute(SCHEMA)
             for table, rows in tables.items():
-                cursor.copy_expert(f"copy {table} from stdin with (format csv)", _csv(rows))
+                for start in range(0, len(rows), COPY_CHUNK_ROWS):
+                    chunk = _csv(rows[start : start + COPY_CHUNK_ROWS])
+                    cursor.copy_expert(f"copy {table} from stdin with (format csv)", chunk)
     except psycopg2.Error as error:
         raise UserError(f"cannot write the production tables to {target.url()}: {error}") from None
     finally:

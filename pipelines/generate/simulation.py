@@ -281,11 +281,12 @@ class World:
                 continue
             if self._org_of_the_day(user, day, day_start) != org.id:
                 continue
-            start = day_start + self._working_time()
-            if user.uses_mobile and rng.random() < 0.3:
-                self._mobile_session(batch, org, user, start)
-            else:
-                self._web_session(batch, org, user, start)
+            for _ in range(1 + (rng.random() < 0.5) + (rng.random() < 0.2)):
+                start = day_start + self._working_time()
+                if user.uses_mobile and rng.random() < 0.3:
+                    self._mobile_session(batch, org, user, start)
+                else:
+                    self._web_session(batch, org, user, start)
 
     def _health(self, org: Org, day_start: int) -> float:
         if org.plan_id is None:
@@ -363,6 +364,8 @@ class World:
             )
         screen = rng.choice(MOBILE_SCREENS)
         self._call(batch, clock.tick(2, 40), "screen", screen, user, org, {}, session_id, "mobile")
+        if rng.random() < 0.4:
+            self._builds(batch, org, user, clock, count=1)
         if _is_free(org):
             self._consider_upgrade(batch, org, user, clock, session_id, mobile=True)
 
@@ -380,17 +383,23 @@ class World:
             self._track(batch, at, "Organization Switched", user, org, properties, channel, session)
         user.last_org_id = org.id
 
-    def _builds(self, batch: list[Event], org: Org, user: User, clock: _Clock) -> None:
+    def _builds(
+        self, batch: list[Event], org: Org, user: User, clock: _Clock, count: int | None = None
+    ) -> None:
+        """Builds start on the server, or from the mobile app's re-run button (`count`)."""
         rng = self.rng
         if org.projects == 0:
             return
-        for _ in range(int(rng.random() * 8 * user.engagement) + (rng.random() < 0.6)):
+        started_channel = "server" if count is None else "mobile"
+        if count is None:
+            count = int(rng.random() * 12 * user.engagement) + 1
+        for _ in range(count):
             build = {
                 "project_id": f"{org.id}-{rng.randint(1, org.projects)}",
                 "build_id": self._uuid()[:13],
             }
             started_at = clock.tick(30, 900)
-            self._track(batch, started_at, "Build Started", user, org, build, "server")
+            self._track(batch, started_at, "Build Started", user, org, build, started_channel)
             duration = rng.randint(40, 900)
             outcome = "Build Succeeded" if rng.random() < 0.8 else "Build Failed"
             finished = {**build, "duration_seconds": duration}

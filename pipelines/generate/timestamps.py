@@ -17,7 +17,7 @@ def day_text(day_number: int) -> str:
     return datetime.fromtimestamp(day_number * 86_400, UTC).strftime("%Y-%m-%d")
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 14)
 def _second_text(seconds: int, separator: str) -> str:
     """`yyyy-mm-dd<separator>hh:mm:ss`; cached, as a message's timestamps share seconds."""
     day, within_day = divmod(seconds, 86_400)
