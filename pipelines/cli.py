@@ -12,6 +12,7 @@ from rich.progress import Progress, TextColumn
 
 from pipelines import warehouse
 from pipelines.errors import NotBuiltYet, UserError
+from pipelines.loading import DEFAULT_MAX_REJECTED_SHARE, LoadReport
 
 DEMO_DATA = warehouse.EMBEDDED_DIR / "demo-data"
 
@@ -197,28 +198,105 @@ def load() -> None:
     """Load raw data into the warehouse (idempotent: loading twice changes nothing)."""
 
 
-@load.command(name="segment")
-@click.argument("path", type=click.Path(path_type=Path))
-def load_segment(path: Path) -> None:
-    """Load a Segment export folder (S3 destination layout) into `raw_segment`."""
-    from pipelines import loading
-    from pipelines.sources.segment import segment_export
+MAX_REJECTED_SHARE_OPTION = click.option(
+    "--max-rejected-share",
+    type=click.FloatRange(0, 1),
+    default=DEFAULT_MAX_REJECTED_SHARE,
+    show_default=True,
+    help="Exit 1 when more than this share of the lines read is rejected.",
+)
 
-    source = segment_export(path)
-    info = loading.run(source, "raw_segment", warehouse.connection())
-    click.echo(f"loaded {path} into raw_segment ({len(info.loads_ids)} load package(s))")
+
+@load.command(name="segment")
+@click.argument("path")
+@MAX_REJECTED_SHARE_OPTION
+def load_segment(path: str, max_rejected_share: float) -> None:
+    """Load a Segment export (S3 destination layout) from a local folder or an
+    s3://bucket/prefix into `raw_segment`; only files not loaded before are read."""
+    from pipelines.sources import segment
+
+    _finish(segment.load(path, warehouse.connection()), max_rejected_share)
 
 
 @load.command(name="amplitude")
-def load_amplitude() -> None:
-    """Load Amplitude exports from disk (--path) or the Export API (--start/--end)."""
-    raise NotBuiltYet("load amplitude")
+@click.option(
+    "--path",
+    type=click.Path(path_type=Path),
+    help="Export zips or extracted .json.gz files on disk (a file or a folder).",
+)
+@click.option("--start", help="First hour to export, YYYYMMDDTHH (UTC). Default: resume.")
+@click.option(
+    "--end",
+    help="Last hour to export, YYYYMMDDTHH (UTC). Default: the last hour "
+    "Amplitude has finished processing.",
+)
+@click.option(
+    "--chunk-hours",
+    type=click.IntRange(min=1),
+    default=24,
+    show_default=True,
+    help="Hours per Export API request (a range found too large is split).",
+)
+@MAX_REJECTED_SHARE_OPTION
+def load_amplitude(
+    path: Path | None,
+    start: str | None,
+    end: str | None,
+    chunk_hours: int,
+    max_rejected_share: float,
+) -> None:
+    """Load Amplitude exports from disk (--path) or the Export API (--start/--end) into
+    `raw_amplitude.events`."""
+    from pipelines.sources import amplitude
+
+    if path is not None and (start or end):
+        raise UserError("give either --path or --start/--end, not both")
+    target = warehouse.connection()
+    if path is not None:
+        report = amplitude.load_archives(path, target)
+    else:
+        report = amplitude.load_from_api(target, start=start, end=end, chunk_hours=chunk_hours)
+    _finish(report, max_rejected_share)
 
 
 @load.command(name="production")
-def load_production() -> None:
-    """Copy the production tables into `raw_production`."""
-    raise NotBuiltYet("load production")
+@click.option(
+    "--source-url",
+    required=True,
+    envvar="ANALYTICS_PRODUCTION_URL",
+    help="postgresql:// URL of the production database (or ANALYTICS_PRODUCTION_URL).",
+)
+@click.option(
+    "--tables",
+    help="Comma-separated tables to copy (default: all of "
+    "organizations, users, memberships, plans, subscription_changes).",
+)
+@click.option(
+    "--source-schema",
+    default="public",
+    show_default=True,
+    help="Schema holding the tables (or views mapping another schema onto them).",
+)
+def load_production(source_url: str, tables: str | None, source_schema: str) -> None:
+    """Copy the production tables into `raw_production` (incremental on updated_at)."""
+    from pipelines.sources import production
+
+    chosen = [table.strip() for table in tables.split(",")] if tables else None
+    report = production.load(source_url, warehouse.connection(), chosen, source_schema)
+    _finish(report, 0.0)
+
+
+def _finish(report: LoadReport, max_rejected_share: float) -> None:
+    """Print the counts; too many rejected lines is a data-quality failure (exit 1)."""
+    click.echo(report.summary())
+    if report.rejected_share > max_rejected_share:
+        click.echo(
+            f"analytics: {report.rejected_share:.1%} of the lines read were rejected "
+            f"(more than --max-rejected-share {max_rejected_share:.1%}); "
+            f"see the _rejected table",
+            err=True,
+        )
+        sys.exit(1)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -7,16 +7,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from pipelines import loading, warehouse
+from pipelines import warehouse
 from pipelines.generate import GeneratorConfig, generate
-from pipelines.sources.segment import segment_export
+from pipelines.sources import segment
 from pipelines.transform import dbt
 
 console = Console()
 
-# The 15% story: signups silently missing from Amplitude for a stretch of days. No
-# malformed lines until the Segment loader quarantines them (issue 4).
-DEMO_DATA_SET = GeneratorConfig(signup_drop=0.15, malformed_lines=0)
+# The 15% story: signups silently missing from Amplitude for a stretch of days.
+DEMO_DATA_SET = GeneratorConfig(signup_drop=0.15)
 
 EVENTS_BY_NAME = """
     select event_name, count(*) as events, count(distinct user_id) as users
@@ -36,9 +35,8 @@ def run_demo(data_dir: Path) -> int:
         f"[green]✓[/] generated {truth['messages_generated']} messages in {data_dir} "
         f"and the production tables in {production.url()}"
     )
-    with console.status("loading the Segment export into raw_segment"):
-        loading.run(segment_export(data_dir / "segment-logs"), "raw_segment", target)
-    console.print("[green]✓[/] loaded raw_segment")
+    report = segment.load(data_dir / "segment-logs", target)
+    console.print(f"[green]✓[/] loaded raw_segment ({report.summary()})")
     console.print("running dbt build …")
     exit_code = dbt(["build", "--quiet"], target)
     if exit_code != 0:

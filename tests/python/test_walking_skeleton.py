@@ -25,9 +25,8 @@ def count_rows(target: Connection, relation: str) -> int:
 @pytest.fixture(scope="module")
 def built_warehouse(test_warehouse: Connection, tmp_path_factory) -> tuple[Connection, dict]:
     data_dir: Path = tmp_path_factory.mktemp("data")
-    # No malformed lines until the Segment loader quarantines them (issue 4).
-    config = GeneratorConfig(seed=7, orgs=30, days=20, malformed_lines=0)
-    generated_counts = generate(data_dir, config)["events_by_source_name"]["segment"]
+    truth = generate(data_dir, GeneratorConfig(seed=7, orgs=30, days=20))
+    generated_counts = truth["events_by_source_name"]["segment"]
     loading.run(segment_export(data_dir / "segment-logs"), "raw_segment", test_warehouse)
     loading.run(segment_export(data_dir / "segment-logs"), "raw_segment", test_warehouse)
     assert dbt(["build"], test_warehouse) == 0

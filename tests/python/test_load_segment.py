@@ -1,0 +1,217 @@
+"""The Segment loader on a real PostgreSQL: Segment Warehouses tables, dedup on messageId,
+incremental by file, quarantined lines, local folders and S3."""
+
+from __future__ import annotations
+
+import pytest
+from loader_fixtures import (
+    columns,
+    count,
+    fresh_warehouse_fixture,  # noqa: F401 (the fresh_warehouse fixture)
+    query,
+    run_cli,
+    segment_message,
+    write_segment_file,
+)
+
+from pipelines.sources import segment
+
+pytestmark = pytest.mark.integration
+
+
+def test_each_message_type_lands_in_its_segment_warehouses_table(fresh_warehouse, tmp_path):
+    write_segment_file(
+        tmp_path,
+        [
+            segment_message(
+                "track",
+                "t1",
+                event="Project Created",
+                properties={"org_id": "7", "repo": {"provider": "github"}},
+                context={
+                    "library": {"name": "analytics.js"},
+                    "groupId": "7",
+                    "userAgent": "UA",
+                    "page": {"path": "/new"},
+                },
+            ),
+            segment_message("identify", "i1", traits={"email": "a@x.io", "plan": "free"}),
+            segment_message(
+                "identify", "i2", at="2024-01-02T10:00:00.000Z", traits={"plan": "pro"}
+            ),
+            segment_message("page", "p1", name="Pricing", properties={"path": "/pricing"}),
+            segment_message("screen", "s1", name="Home", properties={}),
+            segment_message("group", "g1", groupId="7", traits={"name": "Acme"}),
+            segment_message("alias", "a1", previousId="anon-1"),
+        ],
+    )
+
+    report = segment.load(tmp_path, fresh_warehouse)
+
+    assert (report.read, report.loaded, report.duplicate, report.rejected) == (7, 7, 0, 0)
+    assert query(
+        fresh_warehouse,
+        "select id, event, event_text, properties->>'org_id', context_group_id,"
+        " context_user_agent, context_page_path, context_library_name from raw_segment.tracks",
+    ) == [("t1", "project_created", "Project Created", "7", "7", "UA", "/new", "analytics.js")]
+    assert query(
+        fresh_warehouse, "select id, org_id, repo_provider from raw_segment.project_created"
+    ) == [("t1", "7", "github")]
+    assert query(fresh_warehouse, "select id, plan from raw_segment.users") == [("1", "pro")]
+    assert count(fresh_warehouse, "raw_segment.identifies") == 2
+    assert query(fresh_warehouse, "select name, properties->>'path' from raw_segment.pages") == [
+        ("Pricing", "/pricing")
+    ]
+    assert count(fresh_warehouse, "raw_segment.screens") == 1
+    assert query(fresh_warehouse, "select group_id, traits->>'name' from raw_segment.groups") == [
+        ("7", "Acme")
+    ]
+    assert query(fresh_warehouse, "select previous_id from raw_segment.aliases") == [("anon-1",)]
+    tracks = columns(fresh_warehouse, "raw_segment", "tracks")
+    assert tracks["received_at"] == "timestamp with time zone"
+    assert tracks["properties"] == "jsonb"
+    assert {"id", "anonymous_id", "user_id", "sent_at", "timestamp", "_source_file"} <= set(tracks)
+
+
+def test_malformed_lines_are_quarantined_with_reasons_and_the_rest_loads(fresh_warehouse, tmp_path):
+    path = write_segment_file(
+        tmp_path,
+        [
+            segment_message(message_id="good-1", event="Build Started"),
+            '{"type": "track", "messageId": ',
+            "[1, 2]",
+            segment_message(message_id="no-event"),
+            segment_message(message_id="bad-time", event="Build Started", timestamp="yesterday"),
+            segment_message("launch", "unknown-type"),
+            segment_message(message_id="good-2", event="Build Started"),
+        ],
+    )
+
+    report = segment.load(tmp_path, fresh_warehouse)
+
+    assert (report.read, report.loaded, report.duplicate, report.rejected) == (7, 2, 0, 5)
+    assert report.read == report.loaded + report.duplicate + report.rejected
+    rejected = query(
+        fresh_warehouse,
+        "select source, file, line_number, error, load_id is not null"
+        " from raw_segment._rejected order by line_number",
+    )
+    assert [(row[0], row[1], row[2], row[4]) for row in rejected] == [
+        ("segment", path.as_uri(), line, True) for line in (2, 3, 4, 5, 6)
+    ]
+    errors = [row[3] for row in rejected]
+    assert "not a JSON object" in errors[1]
+    assert "without an event name" in errors[2]
+    assert "timestamp is not an ISO 8601 timestamp" in errors[3]
+    assert "unknown message type 'launch'" in errors[4]
+    assert query(
+        fresh_warehouse, "select raw_text from raw_segment._rejected where line_number = 3"
+    )
+    assert count(fresh_warehouse, "raw_segment.build_started") == 2
+
+
+def test_duplicates_and_reruns_are_one_row_and_only_new_files_are_read(fresh_warehouse, tmp_path):
+    first = segment_message(message_id="m1", event="Build Started")
+    write_segment_file(tmp_path, [first, first, segment_message(message_id="m2", event="X")])
+    write_segment_file(tmp_path, [first], name="part-0001.gz")
+
+    first_run = segment.load(tmp_path, fresh_warehouse)
+    second_run = segment.load(tmp_path, fresh_warehouse)
+    write_segment_file(tmp_path, [first, segment_message(message_id="m3", event="X")], "p2.gz")
+    third_run = segment.load(tmp_path, fresh_warehouse)
+
+    assert (first_run.read, first_run.loaded, first_run.duplicate) == (4, 2, 2)
+    assert second_run.read == 0
+    assert (third_run.read, third_run.loaded, third_run.duplicate) == (2, 1, 1)
+    assert count(fresh_warehouse, "raw_segment.tracks") == 3
+    assert count(fresh_warehouse, "raw_segment.build_started") == 1
+
+
+def test_a_new_property_adds_a_column_and_a_type_conflict_does_not_fail(fresh_warehouse, tmp_path):
+    write_segment_file(tmp_path, [segment_message(event="Build Failed", properties={"code": 1})])
+    segment.load(tmp_path, fresh_warehouse)
+    write_segment_file(
+        tmp_path,
+        [
+            segment_message(event="Build Failed", properties={"code": "E42", "step": "test"}),
+            segment_message(event="Build Failed", properties={"code": 3}),
+        ],
+        name="part-0001.gz",
+    )
+
+    report = segment.load(tmp_path, fresh_warehouse)
+
+    assert (report.loaded, report.rejected) == (2, 0)
+    table = columns(fresh_warehouse, "raw_segment", "build_failed")
+    assert table["code"] == "bigint"
+    assert table["step"] in ("character varying", "text")
+    assert query(
+        fresh_warehouse,
+        "select code, code__v_text from raw_segment.build_failed order by code nulls first",
+    ) == [(None, "E42"), (1, None), (3, None)]
+
+
+def test_loads_into_raw_tables_created_beforehand_from_the_documented_columns(
+    fresh_warehouse, tmp_path
+):
+    common = (
+        "id text, anonymous_id text, user_id text, received_at timestamptz, sent_at timestamptz,"
+        ' "timestamp" timestamptz, original_timestamp timestamptz, context_library_name text,'
+        " context_ip text, context_user_agent text, context_page_url text,"
+        " context_page_path text, context_group_id text, _source_file text"
+    )
+    with fresh_warehouse.cursor() as cursor:
+        cursor.execute("create schema raw_segment")
+        cursor.execute(
+            f"create table raw_segment.tracks ({common}, event text, event_text text,"
+            " properties jsonb)"
+        )
+        cursor.execute(f"create table raw_segment.identifies ({common}, traits jsonb)")
+        cursor.execute(
+            "create table raw_segment._rejected (source text, file text, line_number bigint,"
+            " raw_text text, error text, load_id text)"
+        )
+    write_segment_file(
+        tmp_path,
+        [
+            segment_message(message_id="t1", event="Build Started", properties={"n": 1}),
+            segment_message("identify", "i1", traits={"email": "a@x.io"}),
+            "not json",
+        ],
+    )
+
+    report = segment.load(tmp_path, fresh_warehouse)
+
+    assert (report.loaded, report.rejected) == (2, 1)
+    assert query(fresh_warehouse, "select id, properties->>'n' from raw_segment.tracks") == [
+        ("t1", "1")
+    ]
+    assert query(fresh_warehouse, "select traits->>'email' from raw_segment.identifies") == [
+        ("a@x.io",)
+    ]
+    assert count(fresh_warehouse, "raw_segment._rejected") == 1
+
+
+def test_cli_prints_counts_and_exits_1_past_the_rejected_share(fresh_warehouse, tmp_path):
+    write_segment_file(tmp_path, [segment_message(event="Build Started"), "oops"])
+
+    lenient = run_cli(
+        "load", "segment", str(tmp_path), "--max-rejected-share", "0.6", target=fresh_warehouse
+    )
+    write_segment_file(tmp_path, ["broken"], name="part-0001.gz")
+    strict = run_cli("load", "segment", str(tmp_path), target=fresh_warehouse)
+
+    assert lenient.returncode == 0, lenient.stderr
+    assert "segment: read 2, loaded 1, duplicate 0, rejected 1" in lenient.stdout
+    assert strict.returncode == 1
+    assert "segment: read 1, loaded 0, duplicate 0, rejected 1" in strict.stdout
+    assert "rejected" in strict.stderr
+
+
+def test_cli_a_missing_folder_is_one_line_and_exit_2(fresh_warehouse, tmp_path):
+    result = run_cli("load", "segment", str(tmp_path / "nowhere"), target=fresh_warehouse)
+
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"analytics: no Segment export folder at {tmp_path / 'nowhere'}"
+    ]
