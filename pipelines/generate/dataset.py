@@ -1,8 +1,9 @@
 """`analytics generate`: simulate the company day by day and stream every export to disk.
 
-Memory stays flat: each organization's day goes straight to the writers; only the people,
-memberships and plan changes (for the production tables), the lines due in later day
-folders, the truth counters and the funnel events inside open windows are kept.
+Each organization's day goes straight to the writers; only the people, memberships and
+plan changes (for the production tables), the lines due in later day folders, the truth
+counters and the funnel events inside open windows are kept, so memory grows with the
+number of organizations and users, not with the number of events.
 """
 
 from __future__ import annotations
