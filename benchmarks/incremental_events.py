@@ -3,7 +3,7 @@
     BENCH_EVENTS=900000 .venv/bin/python -m benchmarks.incremental_events
 
 Fills the raw tables of a fresh database with 90 days of events (BENCH_EVENTS Segment tracks,
-one dlt load per day; 30% forwarded to Amplitude and 10% more only there; a device per user,
+received day by day; 30% forwarded to Amplitude and 10% more only there; a device per user,
 identified once; 300 organizations with plan changes), builds everything, then loads day 91
 (with a few events of day 10 arriving late) and times `dbt run` (incremental) against
 `dbt run --full-refresh` on the same 91 days: the full build is the baseline. Both the dbt
@@ -38,67 +38,64 @@ EVENT_NAMES = (
 )
 
 PRODUCTION = """
-insert into raw_production.plans (id, name, tier, monthly_price_cents, _dlt_load_id)
-values ('free', 'Free', 0, 0, '1704067200'), ('team', 'Team', 1, 2900, '1704067200'),
-    ('business', 'Business', 2, 9900, '1704067200');
+insert into raw_production.plans (id, name, tier, monthly_price_cents)
+values ('free', 'Free', 0, 0), ('team', 'Team', 1, 2900), ('business', 'Business', 2, 9900);
 insert into raw_production.organizations
-    (id, name, created_at, primary_language, vcs_provider, updated_at, _dlt_load_id)
+    (id, name, created_at, primary_language, vcs_provider, updated_at)
 select g, 'org ' || g, timestamptz '2024-01-01' + (g %% 90) * interval '1 day',
     (array['ruby', 'python', 'go', 'java'])[1 + g %% 4], (array['github', 'gitlab'])[1 + g %% 2],
-    timestamptz '2024-01-01', '1704067200'
+    timestamptz '2024-01-01'
 from generate_series(1, 300) as g;
-insert into raw_production.users (id, email, created_at, updated_at, _dlt_load_id)
+insert into raw_production.users (id, email, created_at, updated_at)
 select g, 'u' || g || '@org' || (1 + g %% 300) || '.com',
-    timestamptz '2024-01-01' + (g %% 90) * interval '1 day', timestamptz '2024-01-01', '1704067200'
+    timestamptz '2024-01-01' + (g %% 90) * interval '1 day', timestamptz '2024-01-01'
 from generate_series(1, %(users)s) as g;
 insert into raw_production.memberships
-    (id, user_id, organization_id, role, created_at, updated_at, _dlt_load_id)
+    (id, user_id, organization_id, role, created_at, updated_at)
 select g, g, 1 + g %% 300, case when g <= 300 then 'owner' else 'member' end,
-    timestamptz '2024-01-01' + (g %% 90) * interval '1 day', timestamptz '2024-01-01', '1704067200'
+    timestamptz '2024-01-01' + (g %% 90) * interval '1 day', timestamptz '2024-01-01'
 from generate_series(1, %(users)s) as g;
 insert into raw_production.subscription_changes (id, organization_id, changed_at, from_plan_id,
-    to_plan_id, changed_by_user_id, updated_at, _dlt_load_id)
+    to_plan_id, changed_by_user_id, updated_at)
 select g, 1 + g %% 300,
     timestamptz '2024-01-01' + (g %% 90) * interval '1 day' + interval '3 hours',
     case when g > 300 then 'team' else 'free' end,
     case when g > 300 then 'business' else 'team' end,
-    1 + g %% 300, timestamptz '2024-01-01', '1704067200'
+    1 + g %% 300, timestamptz '2024-01-01'
 from generate_series(1, 400) as g;
-insert into raw_segment.identifies (id, anonymous_id, user_id, received_at, timestamp, _dlt_load_id)
-select 'i-' || g, 'device-' || g, g::text, timestamptz '2024-01-01', timestamptz '2024-01-01',
-    '1704067200'
+insert into raw_segment.identifies (id, anonymous_id, user_id, received_at, timestamp)
+select 'i-' || g, 'device-' || g, g::text, timestamptz '2024-01-01', timestamptz '2024-01-01'
 from generate_series(1, %(users)s) as g;
 """
 
-# One dlt load per day; every 100th event of the last day is an event of day 10 arriving late.
+# Received day by day; every 100th event received on the last day happened on day 10 (a device
+# that was offline).
 DAYS_OF_EVENTS = f"""
 with events as (
     select d, n, 1 + (d * 7 + n) %% %(users)s as user_number,
         timestamptz '2024-01-01'
         + (case when d = %(last_day)s and n %% 100 = 0 then 10 else d end) * interval '1 day'
         + n * (interval '86400 seconds' / %(per_day)s) as at,
-        extract(epoch from timestamptz '2024-01-02' + d * interval '1 day')::text as load_id
+        timestamptz '2024-01-01' + d * interval '1 day'
+        + n * (interval '86400 seconds' / %(per_day)s) as received
     from generate_series(%(first_day)s, %(last_day)s) as d,
         generate_series(1, %(per_day)s) as n
 ),
 tracks as (
     insert into raw_segment.tracks (id, anonymous_id, user_id, received_at, sent_at, timestamp,
-        original_timestamp, context_library_name, event, event_text, properties, _source_file,
-        _dlt_load_id, _dlt_id)
+        original_timestamp, context_library_name, event, event_text, properties, _source_file)
     select 'm-' || d || '-' || n, 'device-' || user_number,
-        case when n %% 10 = 0 then null else user_number::text end, at, at, at, at,
+        case when n %% 10 = 0 then null else user_number::text end, received, received, at, at,
         'analytics.js', 'event', ({EVENT_NAMES})[1 + n %% 8],
-        jsonb_build_object('org_id', (1 + user_number %% 300)::text), 'day-' || d, load_id,
-        md5(d || '-' || n)
+        jsonb_build_object('org_id', (1 + user_number %% 300)::text), 'day-' || d
     from events
 )
 insert into raw_amplitude.events (insert_id, uuid, event_type, user_id, device_id, event_time,
-    server_upload_time, client_event_time, event_properties, groups, platform, _source_file,
-    _dlt_load_id, _dlt_id)
+    server_upload_time, client_event_time, event_properties, groups, platform, _source_file)
 select case when n %% 10 < 3 then 'm-' else 'amp-' end || d || '-' || n, md5('u' || d || '-' || n),
-    ({EVENT_NAMES})[1 + n %% 8], user_number::text, 'device-' || user_number, at, at, at,
+    ({EVENT_NAMES})[1 + n %% 8], user_number::text, 'device-' || user_number, at, received, at,
     '{{}}'::jsonb, jsonb_build_object('org_id', jsonb_build_array((1 + user_number %% 300)::text)),
-    'Web', 'day-' || d, load_id, md5('a' || d || '-' || n)
+    'Web', 'day-' || d
 from events
 where n %% 10 < 4
 """

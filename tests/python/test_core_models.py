@@ -18,23 +18,13 @@ from pipelines.warehouse import Connection
 
 pytestmark = pytest.mark.integration
 
-FIRST_LOAD = datetime(2024, 1, 10, tzinfo=UTC)
-LATE_LOAD = datetime(2024, 1, 20, tzinfo=UTC)
-# Beyond the lookback of LATE_LOAD, so only the device's new identification re-stitches m-8.
-LATE_IDENTIFY_LOAD = datetime(2024, 1, 25, tzinfo=UTC)
 
-
-def load_id(at: datetime) -> str:
-    """dlt's load id: the load's start as a unix timestamp."""
-    return f"{at.timestamp():.6f}"
-
-
-def insert(target: Connection, table: str, rows: list[dict], loaded: datetime) -> None:
+def insert(target: Connection, table: str, rows: list[dict]) -> None:
     with target.cursor() as cursor:
         for row in rows:
             values = {
                 name: json.dumps(value) if isinstance(value, dict | list) else value
-                for name, value in {**row, "_dlt_load_id": load_id(loaded)}.items()
+                for name, value in row.items()
             }
             columns = ", ".join(f'"{name}"' for name in values)
             placeholders = ", ".join(["%s"] * len(values))
@@ -245,22 +235,30 @@ AMPLITUDE_EVENTS = [
     amplitude_event("amp-2", "Dashboard Viewed", "2024-01-03T10:00:00Z", user_id="2"),
 ]
 
-LATE_TRACK = segment_track(
-    "m-late", "Build Failed", "2024-01-03T15:00:00Z", user_id="2", properties={"org_id": "2"}
-)
+# Sent by a device offline for days: an old event, received late.
+LATE_TRACK = {
+    **segment_track(
+        "m-late", "Build Failed", "2024-01-03T15:00:00Z", user_id="2", properties={"org_id": "2"}
+    ),
+    "received_at": "2024-01-20T00:00:00Z",
+}
 
+# Received beyond the lookback of LATE_TRACK, so only the device's changed claims re-stitch m-8.
 LATE_IDENTIFY = {
     "id": "i-2",
     "anonymous_id": "device-b",
     "user_id": "3",
     "timestamp": "2024-01-06T09:30:00Z",
-    "received_at": "2024-01-06T09:30:00Z",
+    "received_at": "2024-01-25T00:00:00Z",
 }
 
 # Segment's copy of m-3 is already built; Amplitude's arrives days later.
-LATE_FORWARDED_COPY = amplitude_event(
-    "m-3", "Organization Created", "2024-01-01T09:00:00Z", user_id="1", device_id="device-a"
-)
+LATE_FORWARDED_COPY = {
+    **amplitude_event(
+        "m-3", "Organization Created", "2024-01-01T09:00:00Z", user_id="1", device_id="device-a"
+    ),
+    "server_upload_time": "2024-01-20T00:00:00Z",
+}
 
 EXPECTED_EVENT_COUNTS = {
     "Plan Page Viewed": 1,
@@ -278,7 +276,7 @@ EXPECTED_EVENT_COUNTS = {
 
 FCT_EVENTS_COLUMNS = (
     "event_id, event_name, source_event_name, source, occurred_at, user_id, anonymous_id, "
-    "org_id, properties::text, is_planned, loaded_at"
+    "org_id, properties::text, is_planned, received_at"
 )
 
 
@@ -294,10 +292,10 @@ def empty_build(test_warehouse: Connection) -> int:
 @pytest.fixture(scope="module")
 def built(test_warehouse: Connection, empty_build: int) -> Connection:
     for table, rows in PRODUCTION.items():
-        insert(test_warehouse, table, rows, FIRST_LOAD)
-    insert(test_warehouse, "raw_segment.tracks", SEGMENT_TRACKS, FIRST_LOAD)
-    insert(test_warehouse, "raw_segment.identifies", SEGMENT_IDENTIFIES, FIRST_LOAD)
-    insert(test_warehouse, "raw_amplitude.events", AMPLITUDE_EVENTS, FIRST_LOAD)
+        insert(test_warehouse, table, rows)
+    insert(test_warehouse, "raw_segment.tracks", SEGMENT_TRACKS)
+    insert(test_warehouse, "raw_segment.identifies", SEGMENT_IDENTIFIES)
+    insert(test_warehouse, "raw_amplitude.events", AMPLITUDE_EVENTS)
     assert dbt(["build"], test_warehouse) == 0
     return test_warehouse
 
@@ -392,10 +390,10 @@ def test_dim_users_exposes_the_email_domain_and_never_the_email(built):
 
 
 def test_late_files_are_applied_by_an_incremental_run_that_equals_a_full_refresh(built):
-    insert(built, "raw_segment.tracks", [LATE_TRACK], LATE_LOAD)
-    insert(built, "raw_amplitude.events", [LATE_FORWARDED_COPY], LATE_LOAD)
+    insert(built, "raw_segment.tracks", [LATE_TRACK])
+    insert(built, "raw_amplitude.events", [LATE_FORWARDED_COPY])
     assert dbt(["build", "--select", "+fct_events"], built) == 0
-    insert(built, "raw_segment.identifies", [LATE_IDENTIFY], LATE_IDENTIFY_LOAD)
+    insert(built, "raw_segment.identifies", [LATE_IDENTIFY])
 
     assert dbt(["build", "--select", "+fct_events"], built) == 0
     incremental = all_events(built)

@@ -21,7 +21,7 @@ identifications as (
         anonymous_id,
         user_id,
         identified_at,
-        loaded_at
+        received_at
     from identifies
     where anonymous_id is not null and user_id is not null
     union all
@@ -29,7 +29,7 @@ identifications as (
         anonymous_id,
         user_id,
         occurred_at as identified_at,
-        loaded_at
+        received_at
     from events
     where anonymous_id is not null and user_id is not null
 
@@ -41,7 +41,7 @@ with_neighbours as (
         anonymous_id,
         user_id,
         identified_at,
-        loaded_at,
+        received_at,
         lag(user_id) over (
             partition by anonymous_id order by identified_at, user_id
         ) as previous_user_id,
@@ -59,7 +59,7 @@ numbered_runs as (
         anonymous_id,
         user_id,
         identified_at,
-        loaded_at,
+        received_at,
         next_user_id,
         sum(
             case when previous_user_id is null or previous_user_id != user_id then 1 else 0 end
@@ -81,17 +81,17 @@ runs_with_last as (
 
 ),
 
--- A device's claims change when an identification outside its last run is loaded, or when
--- that last run is new; a new identification extending the last run changes nothing.
+-- A device's claims change when an identification outside its last run is received, or
+-- when that last run is new; a new identification extending the last run changes nothing.
 -- Incremental runs of fct_events re-stitch the device's events when this is recent.
 device_changes as (
 
     select
         anonymous_id,
-        max(case when run_number < last_run_number then loaded_at end)
-            as earlier_runs_loaded_at,
-        min(case when run_number = last_run_number then loaded_at end)
-            as last_run_first_loaded_at
+        max(case when run_number < last_run_number then received_at end)
+            as earlier_runs_received_at,
+        min(case when run_number = last_run_number then received_at end)
+            as last_run_first_received_at
     from runs_with_last
     group by anonymous_id
 
@@ -130,10 +130,10 @@ claims as (
                 then run_ends.identified_at
         end as claimed_until,
         case
-            when device_changes.earlier_runs_loaded_at > device_changes.last_run_first_loaded_at
-                then device_changes.earlier_runs_loaded_at
-            else device_changes.last_run_first_loaded_at
-        end as claims_changed_loaded_at
+            when device_changes.earlier_runs_received_at > device_changes.last_run_first_received_at
+                then device_changes.earlier_runs_received_at
+            else device_changes.last_run_first_received_at
+        end as claims_changed_received_at
     from run_ends
     inner join device_changes
         on run_ends.anonymous_id = device_changes.anonymous_id

@@ -5,7 +5,7 @@
     on_schema_change='append_new_columns',
     indexes=[
         {'columns': ['event_id'], 'unique': true},
-        {'columns': ['loaded_at']},
+        {'columns': ['source', 'received_at']},
     ],
 ) }}
 
@@ -16,16 +16,16 @@ with events as (
 ),
 
 {% if is_incremental() %}
-    newly_loaded_events as (
+    newly_received_events as (
 
         select * from {{ ref('int_events_unioned') }}
-        where {{ loaded_since_last_run('loaded_at') }}
+        where {{ received_since_last_run('received_at', 'source') }}
 
     ),
 {% endif %}
 
--- An incremental run re-ranks only the events with a copy loaded since the last run, against
--- every copy of them, old ones included.
+-- An incremental run re-ranks only the events with a copy received since the last run
+-- (see received_since_last_run), against every copy of them, old ones included.
 events_to_rank as (
 
     select
@@ -36,14 +36,13 @@ events_to_rank as (
         is_planned,
         occurred_at,
         received_at,
-        loaded_at,
         user_id,
         anonymous_id,
         org_id,
         properties
     from events
     {% if is_incremental() %}
-        where event_id in (select newly_loaded_events.event_id from newly_loaded_events)
+        where event_id in (select newly_received_events.event_id from newly_received_events)
     {% endif %}
 
 ),
@@ -59,8 +58,7 @@ ranked as (
             partition by event_id
             order by
                 case source when 'segment' then 1 when 'amplitude' then 2 else 3 end,
-                received_at,
-                loaded_at
+                received_at
         ) as copy_number
     from events_to_rank
 
@@ -76,7 +74,6 @@ final as (
         is_planned,
         occurred_at,
         received_at,
-        loaded_at,
         user_id,
         anonymous_id,
         org_id,

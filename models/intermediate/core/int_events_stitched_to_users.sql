@@ -21,7 +21,6 @@ stitched as (
         events.is_planned,
         events.occurred_at,
         events.received_at,
-        events.loaded_at,
         coalesce(events.user_id, anonymous_id_claims.user_id) as user_id,
         events.user_id is null and anonymous_id_claims.user_id is not null as is_stitched,
         events.anonymous_id,

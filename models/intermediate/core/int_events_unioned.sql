@@ -31,7 +31,6 @@ segment_events as (
         source_event_name,
         occurred_at,
         received_at,
-        loaded_at,
         user_id,
         anonymous_id,
         coalesce({{ json_text('properties', 'org_id') }}, context_group_id) as org_id,
@@ -51,7 +50,6 @@ amplitude_stream as (
         source_event_name,
         occurred_at,
         received_at,
-        loaded_at,
         user_id,
         device_id as anonymous_id,
         coalesce(
@@ -64,7 +62,8 @@ amplitude_stream as (
 ),
 
 -- Plan changes are tracked by no client: the tracking plan's `derived` events come from
--- production. New subscriptions and reactivations have no event of their own.
+-- production. New subscriptions and reactivations have no event of their own. A corrected
+-- row is received again: its `updated_at` is when production last changed it.
 production_events as (
 
     select
@@ -76,8 +75,7 @@ production_events as (
             when 'cancel' then 'Subscription Cancelled'
         end as source_event_name,
         changed_at as occurred_at,
-        changed_at as received_at,
-        loaded_at,
+        coalesce(updated_at, changed_at) as received_at,
         changed_by_user_id as user_id,
         cast(null as {{ dbt.type_string() }}) as anonymous_id,
         org_id,
@@ -113,7 +111,6 @@ named as (
         tracking_plan_event_names.event_name is not null as is_planned,
         unioned.occurred_at,
         unioned.received_at,
-        unioned.loaded_at,
         unioned.user_id,
         unioned.anonymous_id,
         unioned.org_id,

@@ -5,7 +5,7 @@
     on_schema_change='append_new_columns',
     indexes=[
         {'columns': ['event_id'], 'unique': true},
-        {'columns': ['loaded_at']},
+        {'columns': ['source', 'received_at']},
     ],
 ) }}
 
@@ -21,8 +21,9 @@ device_claims as (
 
 ),
 
--- Incremental runs take the events loaded since the last run (see loaded_since_last_run),
--- and every event of a device identified by a row loaded since then: its stitching may change.
+-- Incremental runs take the events received since the last run (see
+-- received_since_last_run), and every event of a device whose claims changed since then:
+-- its stitching may change.
 final as (
 
     select
@@ -36,14 +37,14 @@ final as (
         events.org_id,
         events.properties,
         events.is_planned,
-        events.loaded_at
+        events.received_at
     from events
     {% if is_incremental() %}
         where
-            {{ loaded_since_last_run('events.loaded_at') }}
+            {{ received_since_last_run('events.received_at', 'events.source') }}
             or events.anonymous_id in (
                 select device_claims.anonymous_id from device_claims
-                where {{ loaded_since_last_run('device_claims.claims_changed_loaded_at') }}
+                where device_claims.claims_changed_received_at >= {{ earliest_reprocess_from() }}
             )
     {% endif %}
 

@@ -21,8 +21,7 @@ renamed as (
         cast(user_properties as jsonb) as user_properties,
         cast(groups as jsonb) as groups,
         cast(group_properties as jsonb) as group_properties,
-        cast(platform as {{ dbt.type_string() }}) as platform,
-        {{ load_id_to_timestamp('_dlt_load_id') }} as loaded_at
+        cast(platform as {{ dbt.type_string() }}) as platform
     from source
 
 )

@@ -13,8 +13,7 @@ renamed as (
         cast(from_plan_id as {{ dbt.type_string() }}) as from_plan_id,
         cast(to_plan_id as {{ dbt.type_string() }}) as to_plan_id,
         cast(changed_by_user_id as {{ dbt.type_string() }}) as changed_by_user_id,
-        cast(updated_at as timestamptz) as updated_at,
-        {{ load_id_to_timestamp('_dlt_load_id') }} as loaded_at
+        cast(updated_at as timestamptz) as updated_at
     from source
 
 )

@@ -11,8 +11,7 @@ renamed as (
         cast(user_id as {{ dbt.type_string() }}) as user_id,
         cast(anonymous_id as {{ dbt.type_string() }}) as anonymous_id,
         cast(timestamp as timestamptz) as identified_at,
-        cast(received_at as timestamptz) as received_at,
-        {{ load_id_to_timestamp('_dlt_load_id') }} as loaded_at
+        cast(received_at as timestamptz) as received_at
     from source
 
 )

@@ -15,8 +15,7 @@ renamed as (
         cast(context_library_name as {{ dbt.type_string() }}) as library_name,
         cast(timestamp as timestamptz) as occurred_at,
         cast(received_at as timestamptz) as received_at,
-        cast(properties as jsonb) as properties,
-        {{ load_id_to_timestamp('_dlt_load_id') }} as loaded_at
+        cast(properties as jsonb) as properties
     from source
 
 )
