@@ -17,11 +17,17 @@
     {{ received_at_column }} >= case {{ source_column }} {{ branches | join(' ') }} end
 {%- endmacro %}
 
-{#- The earliest moment any source is reprocessed from (for rows not tied to one source). -#}
-{% macro earliest_reprocess_from() -%}
+{#- The earliest moment the sources that identify devices (Segment, Amplitude) are
+    reprocessed from: a device whose claims changed since then is re-stitched. -#}
+{% macro identifications_reprocess_from() -%}
     (
         select {{ reprocess_from_expression('min(latest_received_at)') }}
-        from (select max(received_at) as latest_received_at from {{ this }} group by source) as sources
+        from (
+            select max(received_at) as latest_received_at
+            from {{ this }}
+            where source in ('segment', 'amplitude')
+            group by source
+        ) as sources
     )
 {%- endmacro %}
 

@@ -44,7 +44,9 @@ final as (
             {{ received_since_last_run('events.received_at', 'events.source') }}
             or events.anonymous_id in (
                 select device_claims.anonymous_id from device_claims
-                where device_claims.claims_changed_received_at >= {{ earliest_reprocess_from() }}
+                where
+                    device_claims.claims_changed_received_at
+                    >= {{ identifications_reprocess_from() }}
             )
     {% endif %}
 
