@@ -139,7 +139,21 @@ final as (
         cast(upgrade_rate_with / nullif(upgrade_rate_without, 0) as {{ dbt.type_numeric() }})
             as lift,
         cast(upgrade_rate_with - upgrade_rate_without as {{ dbt.type_numeric() }})
-            as upgrade_rate_difference
+            as upgrade_rate_difference,
+        -- The phi coefficient of "did the event" and "upgraded": unlike lift, it does not
+        -- explode when few orgs without the event upgraded.
+        cast(
+            (
+                1.0 * upgraded_orgs_with * (orgs_without - upgraded_orgs_without)
+                - 1.0 * (orgs_with - upgraded_orgs_with) * upgraded_orgs_without
+            )
+            / nullif(sqrt(
+                1.0 * orgs_with * orgs_without
+                * (upgraded_orgs_with + upgraded_orgs_without)
+                * (orgs_with + orgs_without - upgraded_orgs_with - upgraded_orgs_without)
+            ), 0)
+            as {{ dbt.type_numeric() }}
+        ) as correlation
     from groups_compared
 
 )
