@@ -1,9 +1,10 @@
 """Runs dlt pipelines into the warehouse's raw schemas, fast and without losing a line.
 
-Sources parse their input into plain row dicts and hand them to a `TableBatches`, which
-turns them into typed Arrow tables: dlt then skips its row-by-row normalizer and loads
-them with PostgreSQL `COPY` (the csv loader file format). Lines that cannot be parsed
-become rows of the schema's `_rejected` table. Every run ends with a `LoadReport` whose
+Sources read JSON lines in chunks (`json_lines_items`): the ordinary messages of a chunk
+become typed Arrow columns at once, while an unusual message takes the per-message path
+(`TableBatches.add`) and a malformed one becomes a row of the schema's `_rejected` table.
+dlt gets typed Arrow tables, so it skips its row-by-row normalizer and loads them with
+PostgreSQL `COPY` (the csv loader file format). Every run ends with a `LoadReport` whose
 read / loaded / duplicate / rejected counts add up.
 """
 
@@ -12,7 +13,8 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable, Iterator
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +22,7 @@ from typing import Any
 import dlt
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
@@ -34,6 +37,7 @@ PIPELINES_DIR = PROJECT_ROOT / ".warehouse" / "dlt"
 REJECTED_TABLE = "_rejected"
 DEFAULT_MAX_REJECTED_SHARE = 0.01
 BATCH_ROWS = 20_000
+CHUNK_LINES = 5_000
 
 console = Console(stderr=True)
 
@@ -58,6 +62,8 @@ ARROW_TYPES = {
     "json": pa.string(),
     "timestamp": pa.timestamp("us", tz="UTC"),
 }
+# JSON text travels as large strings until typed, which tells it apart from plain text.
+JSON_TEXT = pa.large_string()
 POSTGRES_KINDS = {
     "boolean": "bool",
     "bigint": "bigint",
@@ -110,55 +116,76 @@ class TableHints:
 class TableBatches:
     """Buffers rows per table and yields them as typed Arrow tables with dlt hints.
 
-    `known_kinds` holds the kinds of columns that already exist (in the warehouse or
-    declared by the source); new columns take the kind of their first value.
+    Rows come either one by one (`add`, typed value by value) or as whole columns
+    (`add_columns`, typed column by column). `known_kinds` holds the kinds of columns that
+    already exist (in the warehouse or declared by the source); a new column takes the kind
+    of its first value.
     """
 
     def __init__(self, known_kinds: dict[str, dict[str, str]], batch_rows: int = BATCH_ROWS):
         self.kinds = {table: dict(columns) for table, columns in known_kinds.items()}
         self.batch_rows = batch_rows
         self.rows: dict[str, list[dict[str, Any]]] = {}
+        self.tables: dict[str, list[pa.Table]] = {}
+        self.buffered: dict[str, int] = {}
         self.hints: dict[str, TableHints] = {}
 
     def add(self, table: str, row: dict[str, Any], hints: TableHints) -> Iterator[Any]:
         """Buffer `row`; yield the table's batch when it is full."""
-        buffered = self.rows.setdefault(table, [])
-        self.hints[table] = hints
-        buffered.append(row)
-        if len(buffered) >= self.batch_rows:
-            yield self._flush(table)
+        self.rows.setdefault(table, []).append(row)
+        yield from self._buffered(table, 1, hints)
+
+    def add_columns(
+        self, table: str, columns: dict[str, pa.Array], hints: TableHints
+    ) -> Iterator[Any]:
+        """Buffer rows given as equally long columns (JSON text as `JSON_TEXT`); yield the
+        table's batch when it is full."""
+        kinds = self._kinds(table, hints)
+        length = len(next(iter(columns.values())))
+        typed: dict[str, pa.Array] = {}
+        for name, values in columns.items():
+            kind = arrow_kind(values.type)
+            if kind is not None:
+                column = _column_for(kinds, name, kind)
+                typed[column] = values.cast(ARROW_TYPES[kinds[column]])
+        for name in hints.columns:
+            if name not in typed:
+                typed[name] = pa.nulls(length, ARROW_TYPES[kinds[name]])
+        self.tables.setdefault(table, []).append(pa.table(typed))
+        yield from self._buffered(table, length, hints)
 
     def flush_all(self) -> Iterator[Any]:
-        for table in [table for table, rows in self.rows.items() if rows]:
+        for table in [table for table, count in self.buffered.items() if count]:
             yield self._flush(table)
 
-    def _flush(self, table: str) -> Any:
-        rows = self.rows.pop(table)
-        hints = self.hints[table]
+    def _buffered(self, table: str, rows: int, hints: TableHints) -> Iterator[Any]:
+        self.hints[table] = hints
+        self.buffered[table] = self.buffered.get(table, 0) + rows
+        if self.buffered[table] >= self.batch_rows:
+            yield self._flush(table)
+
+    def _kinds(self, table: str, hints: TableHints) -> dict[str, str]:
         kinds = self.kinds.setdefault(table, {})
-        columns: dict[str, list[Any]] = {}
         for name, kind in hints.columns.items():
             kinds.setdefault(name, kind)
-            columns[name] = [None] * len(rows)
-        for position, row in enumerate(rows):
-            for name, value in row.items():
-                if value is None:
-                    continue
-                column = self._column_for(kinds, name, value)
-                values = columns.get(column)
-                if values is None:
-                    values = columns[column] = [None] * len(rows)
-                values[position] = _stored_value(kinds[column], value)
-        arrays = {
-            name: pa.array(values, ARROW_TYPES[kinds[name]]) for name, values in columns.items()
-        }
+        return kinds
+
+    def _flush(self, table: str) -> Any:
+        hints = self.hints[table]
+        kinds = self._kinds(table, hints)
+        parts = self.tables.pop(table, [])
+        rows = self.rows.pop(table, [])
+        if rows:
+            parts.append(self._rows_table(rows, hints, kinds))
+        self.buffered[table] = 0
+        batch = parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="default")
         column_hints: dict[str, dict[str, Any]] = {
-            name: {"data_type": "json"} for name in columns if kinds[name] == "json"
+            name: {"data_type": "json"} for name in batch.column_names if kinds[name] == "json"
         }
         if hints.dedup_sort:
             column_hints.setdefault(hints.dedup_sort, {})["dedup_sort"] = "desc"
         return dlt.mark.with_hints(
-            pa.table(arrays),
+            batch,
             dlt.mark.make_hints(
                 table_name=table,
                 primary_key=list(hints.primary_key)
@@ -171,16 +198,34 @@ class TableBatches:
         )
 
     @staticmethod
-    def _column_for(kinds: dict[str, str], name: str, value: Any) -> str:
-        kind = value_kind(value)
-        existing = kinds.setdefault(name, kind)
-        if existing == kind or (existing == "double" and kind == "bigint"):
-            return name
-        if existing == "text" and kind != "json":
-            return name
-        variant = f"{name}__v_{kind}"
-        kinds.setdefault(variant, kind)
-        return variant
+    def _rows_table(
+        rows: list[dict[str, Any]], hints: TableHints, kinds: dict[str, str]
+    ) -> pa.Table:
+        columns: dict[str, list[Any]] = {name: [None] * len(rows) for name in hints.columns}
+        for position, row in enumerate(rows):
+            for name, value in row.items():
+                if value is None:
+                    continue
+                column = _column_for(kinds, name, value_kind(value))
+                values = columns.get(column)
+                if values is None:
+                    values = columns[column] = [None] * len(rows)
+                values[position] = _stored_value(kinds[column], value)
+        return pa.table(
+            {name: pa.array(values, ARROW_TYPES[kinds[name]]) for name, values in columns.items()}
+        )
+
+
+def _column_for(kinds: dict[str, str], name: str, kind: str) -> str:
+    """The column a value of `kind` goes to: `name`, or its variant when the kinds conflict."""
+    existing = kinds.setdefault(name, kind)
+    if existing == kind or (existing == "double" and kind == "bigint"):
+        return name
+    if existing == "text" and kind != "json":
+        return name
+    variant = f"{name}__v_{kind}"
+    kinds.setdefault(variant, kind)
+    return variant
 
 
 def _stored_value(kind: str, value: Any) -> Any:
@@ -193,6 +238,83 @@ def _stored_value(kind: str, value: Any) -> Any:
     return value
 
 
+def arrow_kind(arrow_type: pa.DataType) -> str | None:
+    """The kind of an Arrow column built from JSON values; None for a column of nulls."""
+    if arrow_type == JSON_TEXT:
+        return "json"
+    if pa.types.is_null(arrow_type):
+        return None
+    if pa.types.is_boolean(arrow_type):
+        return "bool"
+    if pa.types.is_integer(arrow_type):
+        return "bigint"
+    if pa.types.is_floating(arrow_type):
+        return "double"
+    if pa.types.is_string(arrow_type):
+        return "text"
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamp"
+    raise pa.ArrowTypeError(f"no column kind for Arrow type {arrow_type}")
+
+
+def json_text(values: list[Any]) -> pa.Array:
+    """JSON values as a `JSON_TEXT` column (None stays null)."""
+    return pa.array([None if value is None else orjson.dumps(value) for value in values], JSON_TEXT)
+
+
+def object_columns(objects: list[Any], prefix: str = "") -> dict[str, pa.Array]:
+    """Columns of a list of JSON objects (or None): nested objects flattened as
+    `<prefix>_<key>_<subkey>` (Segment Warehouses naming), lists kept whole as JSON text.
+    Raises an Arrow error (or OverflowError) when a key holds values of different types."""
+    columns: dict[str, pa.Array] = {}
+    values = pa.array(objects)
+    if pa.types.is_struct(values.type):
+        _flatten_struct(values, objects, prefix, (), columns)
+    return columns
+
+
+def _flatten_struct(
+    values: pa.StructArray,
+    objects: list[Any],
+    prefix: str,
+    path: tuple[str, ...],
+    columns: dict[str, pa.Array],
+) -> None:
+    for field_type, child in zip(values.type, values.flatten(), strict=True):
+        name = snake_case(f"{prefix}_{field_type.name}" if prefix else field_type.name)
+        if not name:
+            continue
+        if pa.types.is_struct(field_type.type):
+            _flatten_struct(child, objects, name, (*path, field_type.name), columns)
+        elif pa.types.is_nested(field_type.type):
+            # Arrow pads lists of objects with null keys: take the JSON from the input.
+            field_path = (*path, field_type.name)
+            columns[name] = json_text([_value_at(item, field_path) for item in objects])
+        else:
+            columns[name] = child
+
+
+def _value_at(value: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def timestamp_column(values: list[Any] | pa.Array) -> pa.Array:
+    """ISO 8601 texts (no offset: UTC) as timestamps; raises an Arrow error for anything else."""
+    texts = values if isinstance(values, pa.Array) else pa.array(values)
+    if pa.types.is_null(texts.type):
+        return pa.nulls(len(values), ARROW_TYPES["timestamp"])
+    if not pa.types.is_string(texts.type):
+        raise pa.ArrowInvalid(f"timestamps given as {texts.type}")
+    try:
+        return texts.cast(ARROW_TYPES["timestamp"])
+    except pa.ArrowInvalid:
+        return pc.assume_timezone(texts.cast(pa.timestamp("us")), "UTC")
+
+
 @dataclass
 class Rejection:
     """One input line or record that could not be loaded, and why."""
@@ -202,6 +324,125 @@ class Rejection:
     line_number: int
     raw_text: str
     error: str
+
+    @classmethod
+    def of_line(cls, source: str, file: str, line_number: int, line: bytes, error: Any):
+        return cls(
+            source=source,
+            file=file,
+            line_number=line_number,
+            raw_text=line.decode("utf-8", errors="replace").rstrip("\n"),
+            error=str(error),
+        )
+
+
+RowsOf = Iterable[tuple[str, dict[str, Any], TableHints]]
+ColumnsOf = Iterable[tuple[str, dict[str, pa.Array], TableHints]]
+
+
+@dataclass(frozen=True)
+class JsonLinesFormat:
+    """How a source turns its JSON lines into table rows, two ways.
+
+    `is_plain` says whether a message is ordinary (the usual types everywhere);
+    `plain_columns` turns a list of ordinary messages into typed columns per table at once
+    and raises an Arrow error (or OverflowError) when their values do not fit columns (a
+    key with values of different types, a timestamp Arrow cannot read). `message_rows`
+    turns any one message into rows, raising ValueError (or TypeError) with the reason
+    when it is malformed.
+    """
+
+    source: str
+    is_plain: Callable[[Any], bool]
+    plain_columns: Callable[[list[Any], str], ColumnsOf]
+    message_rows: Callable[[Any, str], RowsOf]
+
+
+@dataclass
+class _Line:
+    number: int
+    text: bytes
+    message: Any
+
+
+def json_lines_items(
+    line_format: JsonLinesFormat,
+    lines: Iterable[bytes],
+    file: str,
+    batches: TableBatches,
+    counter: ReadCounter,
+) -> Iterator[Any]:
+    """Batches of the rows of one file's JSON lines, then its `_rejected` rows.
+
+    Lines go in chunks of `CHUNK_LINES`: the ordinary messages of a chunk become columns at
+    once; the others, or all of them when their values do not fit columns, go message by
+    message, so a malformed line is rejected with its own line number and reason.
+    """
+    rejections: list[Rejection] = []
+    chunk: list[_Line] = []
+    for line in _parsed_lines(line_format.source, lines, file, counter, rejections):
+        chunk.append(line)
+        if len(chunk) == CHUNK_LINES:
+            yield from _chunk_items(line_format, chunk, file, batches, counter, rejections)
+            chunk = []
+    yield from _chunk_items(line_format, chunk, file, batches, counter, rejections)
+    if rejections:
+        yield rejected_rows(rejections)
+
+
+def _parsed_lines(
+    source: str, lines: Iterable[bytes], file: str, counter: ReadCounter, rejections: list
+) -> Iterator[_Line]:
+    number = 0
+    try:
+        for number, text in enumerate(lines, start=1):
+            if not text.strip():
+                continue
+            counter.read += 1
+            try:
+                message = orjson.loads(text)
+            except orjson.JSONDecodeError as error:
+                counter.rejected += 1
+                rejections.append(Rejection.of_line(source, file, number, text, error))
+                continue
+            yield _Line(number, text, message)
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        counter.read += 1
+        counter.rejected += 1
+        reason = f"unreadable after this line: {error}"
+        rejections.append(Rejection.of_line(source, file, number + 1, b"", reason))
+
+
+def _chunk_items(
+    line_format: JsonLinesFormat,
+    chunk: list[_Line],
+    file: str,
+    batches: TableBatches,
+    counter: ReadCounter,
+    rejections: list[Rejection],
+) -> Iterator[Any]:
+    plain: list[_Line] = []
+    others: list[_Line] = []
+    for line in chunk:
+        (plain if line_format.is_plain(line.message) else others).append(line)
+    tables: list[tuple[str, dict[str, pa.Array], TableHints]] = []
+    try:
+        if plain:
+            tables = list(line_format.plain_columns([line.message for line in plain], file))
+    except (pa.ArrowException, OverflowError):
+        others = chunk
+    for line in others:
+        try:
+            rows = list(line_format.message_rows(line.message, file))
+        except (ValueError, TypeError) as error:
+            counter.rejected += 1
+            rejection = Rejection.of_line(line_format.source, file, line.number, line.text, error)
+            rejections.append(rejection)
+            continue
+        for table, row, hints in rows:
+            yield from batches.add(table, row, hints)
+    for table, columns, hints in tables:
+        yield from batches.add_columns(table, columns, hints)
 
 
 def rejected_rows(rejections: list[Rejection]) -> Any:

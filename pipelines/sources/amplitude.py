@@ -26,20 +26,22 @@ from pathlib import Path
 from typing import IO, Any
 
 import dlt
-import orjson
+import pyarrow as pa
 import requests
 
 from pipelines import warehouse
 from pipelines.errors import UserError
 from pipelines.loading import (
+    JsonLinesFormat,
     LoadReport,
     ReadCounter,
-    Rejection,
     TableBatches,
     TableHints,
-    rejected_rows,
+    json_lines_items,
+    json_text,
     run_counted,
     snake_case,
+    timestamp_column,
 )
 
 SOURCE = "amplitude"
@@ -82,6 +84,7 @@ EVENT_HINTS = TableHints(
     },
 )
 TEXT_ID_COLUMNS = {"user_id", "device_id", "uuid", "insert_id"}
+PLAIN_TEXT_FIELDS = ("user_id", "device_id", "uuid", *sorted(TIMESTAMP_COLUMNS))
 _column_names: dict[str, str] = {}
 
 
@@ -118,6 +121,70 @@ def _timestamp(value: Any, field: str) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def is_plain(event: Any) -> bool:
+    """Whether an event has the usual types in its id and JSON fields, so it can join a
+    chunk's columns; `event_row` takes (or rejects) any other."""
+    if event.__class__ is not dict:
+        return False
+    insert_id = event.get("$insert_id")
+    if insert_id.__class__ is not str or not insert_id:
+        return False
+    for field in PLAIN_TEXT_FIELDS:
+        value = event.get(field)
+        if value is not None and value.__class__ is not str:
+            return False
+    for field in JSON_COLUMNS:
+        value = event.get(field)
+        if value is not None and value.__class__ is not dict and value.__class__ is not list:
+            return False
+    return True
+
+
+def plain_columns(events: list[dict], source_file: str) -> Iterator[tuple[str, dict, TableHints]]:
+    """The `events` columns of events `is_plain` accepted: the rows `event_row` gives one
+    by one. Objects and lists are kept whole as JSON."""
+    scalars: list[dict[str, Any]] = []
+    nested: dict[str, list[Any]] = {}
+    for position, event in enumerate(events):
+        row = {}
+        for field, value in event.items():
+            if value.__class__ is dict or value.__class__ is list:
+                objects = nested.get(field)
+                if objects is None:
+                    objects = nested[field] = [None] * len(events)
+                objects[position] = value
+            else:
+                row[field] = value
+        scalars.append(row)
+    columns: dict[str, pa.Array] = {}
+    values = pa.array(scalars)
+    for field_type, field_values in zip(values.type, values.flatten(), strict=True):
+        column = _column_name(field_type.name)
+        if column in TIMESTAMP_COLUMNS:
+            field_values = timestamp_column(field_values)
+        if column:
+            columns[column] = field_values
+    for field, objects in nested.items():
+        if _column_name(field):
+            columns[_column_name(field)] = json_text(objects)
+    columns["_source_file"] = pa.array([source_file] * len(events), pa.string())
+    yield "events", columns, EVENT_HINTS
+
+
+def _column_name(field: str) -> str:
+    column = _column_names.get(field)
+    if column is None:
+        column = _column_names.setdefault(field, snake_case(field))
+    return column
+
+
+def _event_rows(event: Any, source_file: str) -> Iterator[tuple[str, dict, TableHints]]:
+    yield "events", event_row(event, source_file), EVENT_HINTS
+
+
+LINE_FORMAT = JsonLinesFormat(SOURCE, is_plain, plain_columns, _event_rows)
+
+
 def export_files(path: Path) -> list[Path]:
     """Export zips and extracted `.json.gz` files at `path` (a file or a folder), in order."""
     if path.is_file():
@@ -141,47 +208,12 @@ def _event_lines(file: Path, name: str | None = None) -> Iterator[tuple[str, IO[
             yield label, lines
 
 
-def _file_rows(
-    file: Path, counter: ReadCounter, rejections: list[Rejection], name: str | None = None
-) -> Iterator[dict[str, Any]]:
-    for source_file, lines in _event_lines(file, name):
-        line_number = 0
-        try:
-            for line_number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                counter.read += 1
-                try:
-                    yield event_row(orjson.loads(line), source_file)
-                except (ValueError, TypeError) as error:
-                    counter.rejected += 1
-                    rejections.append(_rejection(source_file, line_number, line, error))
-        except (OSError, EOFError, zipfile.BadZipFile) as error:
-            counter.read += 1
-            counter.rejected += 1
-            reason = f"unreadable after this line: {error}"
-            rejections.append(_rejection(source_file, line_number + 1, b"", reason))
-
-
-def _rejection(source_file: str, line_number: int, line: bytes, error: Any) -> Rejection:
-    return Rejection(
-        source=SOURCE,
-        file=source_file,
-        line_number=line_number,
-        raw_text=line.decode("utf-8", errors="replace").rstrip("\n"),
-        error=str(error),
-    )
-
-
 def _events_of(
     files: Iterator[tuple[Path, str]], batches: TableBatches, counter: ReadCounter
 ) -> Iterator[Any]:
     for file, name in files:
-        rejections: list[Rejection] = []
-        for row in _file_rows(file, counter, rejections, name):
-            yield from batches.add("events", row, EVENT_HINTS)
-        if rejections:
-            yield rejected_rows(rejections)
+        for source_file, lines in _event_lines(file, name):
+            yield from json_lines_items(LINE_FORMAT, lines, source_file, batches, counter)
         counter.file_done()
     yield from batches.flush_all()
 
