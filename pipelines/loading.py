@@ -51,19 +51,25 @@ class _JsonHintNotice(logging.Filter):
 
 
 logging.getLogger("dlt").addFilter(_JsonHintNotice())
+# Load files live only until they are copied in: gzipping them took a third of normalize.
+dlt.config["data_writer.disable_compression"] = True
 
 # A column's kind: how its values are stored. Values of another kind than the column's go to
 # a variant column `<name>__v_<kind>` (dlt's convention), so a type conflict never fails.
+# JSON and timestamps travel as text that PostgreSQL parses during COPY: Arrow's csv writer
+# formats a timestamp ten times slower than PostgreSQL reads one.
 ARROW_TYPES = {
     "bool": pa.bool_(),
     "bigint": pa.int64(),
     "double": pa.float64(),
     "text": pa.string(),
     "json": pa.string(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
+    "timestamp": pa.string(),
 }
-# JSON text travels as large strings until typed, which tells it apart from plain text.
-JSON_TEXT = pa.large_string()
+TEXT_ENCODED_KINDS = ("json", "timestamp")
+# An ISO 8601 timestamp both Arrow and PostgreSQL read, to the microsecond.
+ISO_TIMESTAMP = r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d(:?\d\d)?)?$"
+UTC_OFFSET = r"(Z|[+-]\d\d(:?\d\d)?)$"
 POSTGRES_KINDS = {
     "boolean": "bool",
     "bigint": "bigint",
@@ -135,16 +141,17 @@ class TableBatches:
         self.rows.setdefault(table, []).append(row)
         yield from self._buffered(table, 1, hints)
 
-    def add_columns(
-        self, table: str, columns: dict[str, pa.Array], hints: TableHints
-    ) -> Iterator[Any]:
-        """Buffer rows given as equally long columns (JSON text as `JSON_TEXT`); yield the
-        table's batch when it is full."""
+    def add_columns(self, table: str, columns: Columns, hints: TableHints) -> Iterator[Any]:
+        """Buffer rows given as equally long columns; yield the table's batch when it is
+        full."""
         kinds = self._kinds(table, hints)
         length = len(next(iter(columns.values())))
         typed: dict[str, pa.Array] = {}
         for name, values in columns.items():
-            kind = arrow_kind(values.type)
+            if isinstance(values, EncodedColumn):
+                kind, values = values.kind, values.values
+            else:
+                kind = arrow_kind(values.type)
             if kind is not None:
                 column = _column_for(kinds, name, kind)
                 typed[column] = values.cast(ARROW_TYPES[kinds[column]])
@@ -180,7 +187,9 @@ class TableBatches:
         self.buffered[table] = 0
         batch = parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="default")
         column_hints: dict[str, dict[str, Any]] = {
-            name: {"data_type": "json"} for name in batch.column_names if kinds[name] == "json"
+            name: {"data_type": kinds[name]}
+            for name in batch.column_names
+            if kinds[name] in TEXT_ENCODED_KINDS
         }
         if hints.dedup_sort:
             column_hints.setdefault(hints.dedup_sort, {})["dedup_sort"] = "desc"
@@ -231,6 +240,8 @@ def _column_for(kinds: dict[str, str], name: str, kind: str) -> str:
 def _stored_value(kind: str, value: Any) -> Any:
     if kind == "json":
         return orjson.dumps(value).decode()
+    if kind == "timestamp":
+        return value.isoformat()
     if kind == "text" and not isinstance(value, str):
         return orjson.dumps(value).decode() if isinstance(value, dict | list) else str(value)
     if kind == "double":
@@ -238,10 +249,25 @@ def _stored_value(kind: str, value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class EncodedColumn:
+    """Values of a text-encoded kind (JSON, timestamps) as an Arrow text column."""
+
+    kind: str
+    values: pa.Array
+
+    def take(self, positions: list[int]) -> EncodedColumn:
+        return EncodedColumn(self.kind, self.values.take(positions))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+Columns = dict[str, pa.Array | EncodedColumn]
+
+
 def arrow_kind(arrow_type: pa.DataType) -> str | None:
     """The kind of an Arrow column built from JSON values; None for a column of nulls."""
-    if arrow_type == JSON_TEXT:
-        return "json"
     if pa.types.is_null(arrow_type):
         return None
     if pa.types.is_boolean(arrow_type):
@@ -252,21 +278,20 @@ def arrow_kind(arrow_type: pa.DataType) -> str | None:
         return "double"
     if pa.types.is_string(arrow_type):
         return "text"
-    if pa.types.is_timestamp(arrow_type):
-        return "timestamp"
     raise pa.ArrowTypeError(f"no column kind for Arrow type {arrow_type}")
 
 
-def json_text(values: list[Any]) -> pa.Array:
-    """JSON values as a `JSON_TEXT` column (None stays null)."""
-    return pa.array([None if value is None else orjson.dumps(value) for value in values], JSON_TEXT)
+def json_text(values: list[Any]) -> EncodedColumn:
+    """JSON values as a JSON column (None stays null)."""
+    texts = [None if value is None else orjson.dumps(value) for value in values]
+    return EncodedColumn("json", pa.array(texts, pa.string()))
 
 
-def object_columns(objects: list[Any], prefix: str = "") -> dict[str, pa.Array]:
+def object_columns(objects: list[Any], prefix: str = "") -> Columns:
     """Columns of a list of JSON objects (or None): nested objects flattened as
     `<prefix>_<key>_<subkey>` (Segment Warehouses naming), lists kept whole as JSON text.
     Raises an Arrow error (or OverflowError) when a key holds values of different types."""
-    columns: dict[str, pa.Array] = {}
+    columns: Columns = {}
     values = pa.array(objects)
     if pa.types.is_struct(values.type):
         _flatten_struct(values, objects, prefix, (), columns)
@@ -278,7 +303,7 @@ def _flatten_struct(
     objects: list[Any],
     prefix: str,
     path: tuple[str, ...],
-    columns: dict[str, pa.Array],
+    columns: Columns,
 ) -> None:
     for field_type, child in zip(values.type, values.flatten(), strict=True):
         name = snake_case(f"{prefix}_{field_type.name}" if prefix else field_type.name)
@@ -302,17 +327,23 @@ def _value_at(value: Any, path: tuple[str, ...]) -> Any:
     return value
 
 
-def timestamp_column(values: list[Any] | pa.Array) -> pa.Array:
-    """ISO 8601 texts (no offset: UTC) as timestamps; raises an Arrow error for anything else."""
+def timestamp_column(values: list[Any] | pa.Array) -> EncodedColumn:
+    """ISO 8601 texts (without an offset: UTC) as a timestamp column; raises an Arrow error
+    for anything else (another format, an impossible date)."""
     texts = values if isinstance(values, pa.Array) else pa.array(values)
     if pa.types.is_null(texts.type):
-        return pa.nulls(len(values), ARROW_TYPES["timestamp"])
+        return EncodedColumn("timestamp", pa.nulls(len(texts), pa.string()))
     if not pa.types.is_string(texts.type):
         raise pa.ArrowInvalid(f"timestamps given as {texts.type}")
-    try:
-        return texts.cast(ARROW_TYPES["timestamp"])
-    except pa.ArrowInvalid:
-        return pc.assume_timezone(texts.cast(pa.timestamp("us")), "UTC")
+    if not pc.all(pc.match_substring_regex(texts, ISO_TIMESTAMP)).as_py():
+        raise pa.ArrowInvalid("a timestamp is not in ISO 8601 form")
+    with_offset = pc.if_else(
+        pc.match_substring_regex(texts, UTC_OFFSET),
+        texts,
+        pc.binary_join_element_wise(texts, "Z", ""),
+    )
+    with_offset.cast(pa.timestamp("us", tz="UTC"))
+    return EncodedColumn("timestamp", with_offset)
 
 
 @dataclass
@@ -337,7 +368,7 @@ class Rejection:
 
 
 RowsOf = Iterable[tuple[str, dict[str, Any], TableHints]]
-ColumnsOf = Iterable[tuple[str, dict[str, pa.Array], TableHints]]
+ColumnsOf = Iterable[tuple[str, Columns, TableHints]]
 
 
 @dataclass(frozen=True)
@@ -425,7 +456,7 @@ def _chunk_items(
     others: list[_Line] = []
     for line in chunk:
         (plain if line_format.is_plain(line.message) else others).append(line)
-    tables: list[tuple[str, dict[str, pa.Array], TableHints]] = []
+    tables: list[tuple[str, Columns, TableHints]] = []
     try:
         if plain:
             tables = list(line_format.plain_columns([line.message for line in plain], file))

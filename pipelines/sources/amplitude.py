@@ -32,6 +32,7 @@ import requests
 from pipelines import warehouse
 from pipelines.errors import UserError
 from pipelines.loading import (
+    Columns,
     JsonLinesFormat,
     LoadReport,
     ReadCounter,
@@ -156,7 +157,7 @@ def plain_columns(events: list[dict], source_file: str) -> Iterator[tuple[str, d
             else:
                 row[field] = value
         scalars.append(row)
-    columns: dict[str, pa.Array] = {}
+    columns: Columns = {}
     values = pa.array(scalars)
     for field_type, field_values in zip(values.type, values.flatten(), strict=True):
         column = _column_name(field_type.name)

@@ -22,6 +22,7 @@ from dlt.sources.filesystem import filesystem
 from pipelines import warehouse
 from pipelines.errors import UserError
 from pipelines.loading import (
+    Columns,
     JsonLinesFormat,
     LoadReport,
     ReadCounter,
@@ -283,7 +284,7 @@ def plain_columns(messages: list[dict], source_file: str) -> Iterator[tuple[str,
             yield _other_columns(message_type, typed, rows)
 
 
-def _track_columns(tracks: list[dict], common: dict[str, pa.Array]) -> Iterator:
+def _track_columns(tracks: list[dict], common: Columns) -> Iterator:
     texts = [message["event"] for message in tracks]
     events = [snake_case(text) for text in texts]
     track = {
@@ -302,7 +303,7 @@ def _track_columns(tracks: list[dict], common: dict[str, pa.Array]) -> Iterator:
         yield event, columns, EVENT_TABLE_HINTS
 
 
-def _identify_columns(identifies: list[dict], common: dict[str, pa.Array]) -> Iterator:
+def _identify_columns(identifies: list[dict], common: Columns) -> Iterator:
     traits = [message.get("traits") or {} for message in identifies]
     trait_columns = object_columns(traits)
     yield (
