@@ -152,7 +152,8 @@ class TableBatches:
                 kind, values = values.kind, values.values
             else:
                 kind = arrow_kind(values.type)
-            if kind is not None:
+            # Like a missing value, a column of nulls adds nothing (nor a column to the table).
+            if kind is not None and values.null_count < length:
                 column = _column_for(kinds, name, kind)
                 typed[column] = values.cast(ARROW_TYPES[kinds[column]])
         for name in hints.columns:
