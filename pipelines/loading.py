@@ -36,7 +36,9 @@ from pipelines.warehouse import PROJECT_ROOT
 PIPELINES_DIR = PROJECT_ROOT / ".warehouse" / "dlt"
 REJECTED_TABLE = "_rejected"
 DEFAULT_MAX_REJECTED_SHARE = 0.01
-BATCH_ROWS = 20_000
+# Rows held across all tables before the largest table's batch goes to dlt: bounds memory
+# whatever the input size and the number of event tables.
+BUFFER_ROWS = 20_000
 CHUNK_LINES = 5_000
 
 console = Console(stderr=True)
@@ -120,7 +122,8 @@ class TableHints:
 
 
 class TableBatches:
-    """Buffers rows per table and yields them as typed Arrow tables with dlt hints.
+    """Buffers rows per table and yields them as typed Arrow tables with dlt hints: the
+    largest table's batch whenever `buffer_rows` rows are buffered in all.
 
     Rows come either one by one (`add`, typed value by value) or as whole columns
     (`add_columns`, typed column by column). `known_kinds` holds the kinds of columns that
@@ -128,22 +131,22 @@ class TableBatches:
     of its first value.
     """
 
-    def __init__(self, known_kinds: dict[str, dict[str, str]], batch_rows: int = BATCH_ROWS):
+    def __init__(self, known_kinds: dict[str, dict[str, str]], buffer_rows: int = BUFFER_ROWS):
         self.kinds = {table: dict(columns) for table, columns in known_kinds.items()}
-        self.batch_rows = batch_rows
+        self.buffer_rows = buffer_rows
+        self.buffered_total = 0
         self.rows: dict[str, list[dict[str, Any]]] = {}
         self.tables: dict[str, list[pa.Table]] = {}
         self.buffered: dict[str, int] = {}
         self.hints: dict[str, TableHints] = {}
 
     def add(self, table: str, row: dict[str, Any], hints: TableHints) -> Iterator[Any]:
-        """Buffer `row`; yield the table's batch when it is full."""
+        """Buffer `row`; yield a batch when the buffer is full."""
         self.rows.setdefault(table, []).append(row)
         yield from self._buffered(table, 1, hints)
 
     def add_columns(self, table: str, columns: Columns, hints: TableHints) -> Iterator[Any]:
-        """Buffer rows given as equally long columns; yield the table's batch when it is
-        full."""
+        """Buffer rows given as equally long columns; yield a batch when the buffer is full."""
         kinds = self._kinds(table, hints)
         length = len(next(iter(columns.values())))
         typed: dict[str, pa.Array] = {}
@@ -169,8 +172,9 @@ class TableBatches:
     def _buffered(self, table: str, rows: int, hints: TableHints) -> Iterator[Any]:
         self.hints[table] = hints
         self.buffered[table] = self.buffered.get(table, 0) + rows
-        if self.buffered[table] >= self.batch_rows:
-            yield self._flush(table)
+        self.buffered_total += rows
+        while self.buffered_total >= self.buffer_rows:
+            yield self._flush(max(self.buffered, key=self.buffered.__getitem__))
 
     def _kinds(self, table: str, hints: TableHints) -> dict[str, str]:
         kinds = self.kinds.setdefault(table, {})
@@ -185,6 +189,7 @@ class TableBatches:
         rows = self.rows.pop(table, [])
         if rows:
             parts.append(self._rows_table(rows, hints, kinds))
+        self.buffered_total -= self.buffered[table]
         self.buffered[table] = 0
         batch = parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="default")
         column_hints: dict[str, dict[str, Any]] = {
@@ -259,6 +264,9 @@ class EncodedColumn:
 
     def take(self, positions: list[int]) -> EncodedColumn:
         return EncodedColumn(self.kind, self.values.take(positions))
+
+    def slice(self, offset: int, length: int) -> EncodedColumn:
+        return EncodedColumn(self.kind, self.values.slice(offset, length))
 
     def __len__(self) -> int:
         return len(self.values)

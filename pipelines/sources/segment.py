@@ -258,7 +258,8 @@ def _is_object(value: Any) -> bool:
 
 def plain_columns(messages: list[dict], source_file: str) -> Iterator[tuple[str, dict, TableHints]]:
     """The columns, per table, of messages `is_plain` accepted: the same rows as
-    `message_rows` gives one by one."""
+    `message_rows` gives one by one. Sorted by table first, each table's rows are a slice."""
+    messages.sort(key=_table_and_event)
     common = {
         "id": pa.array([message["messageId"] for message in messages], pa.string()),
         "anonymous_id": _text_column(messages, "anonymousId"),
@@ -270,12 +271,9 @@ def plain_columns(messages: list[dict], source_file: str) -> Iterator[tuple[str,
         **object_columns([message.get("context") for message in messages], "context"),
         "_source_file": pa.array([source_file] * len(messages), pa.string()),
     }
-    positions: dict[str, list[int]] = {}
-    for position, message in enumerate(messages):
-        positions.setdefault(message["type"], []).append(position)
-    for message_type, chosen in positions.items():
-        typed = [messages[position] for position in chosen]
-        rows = {name: values.take(chosen) for name, values in common.items()}
+    for message_type, start, stop in _runs([message["type"] for message in messages]):
+        typed = messages[start:stop]
+        rows = {name: values.slice(start, stop - start) for name, values in common.items()}
         if message_type == "track":
             yield from _track_columns(typed, rows)
         elif message_type == "identify":
@@ -294,13 +292,23 @@ def _track_columns(tracks: list[dict], common: Columns) -> Iterator:
     }
     properties = [message.get("properties") or {} for message in tracks]
     yield "tracks", {**track, "properties": json_text(properties)}, HINTS_BY_TABLE["tracks"]
-    positions: dict[str, list[int]] = {}
-    for position, event in enumerate(events):
-        positions.setdefault(event, []).append(position)
-    for event, chosen in positions.items():
-        columns = object_columns([properties[position] for position in chosen])
-        columns.update({name: values.take(chosen) for name, values in track.items()})
+    for event, start, stop in _runs(events):
+        columns = object_columns(properties[start:stop])
+        columns.update({name: values.slice(start, stop - start) for name, values in track.items()})
         yield event, columns, EVENT_TABLE_HINTS
+
+
+def _table_and_event(message: dict) -> tuple[str, str]:
+    return message["type"], snake_case(message.get("event") or "")
+
+
+def _runs(keys: list[str]) -> Iterator[tuple[str, int, int]]:
+    """(key, start, stop) of each run of equal keys."""
+    start = 0
+    for position in range(1, len(keys) + 1):
+        if position == len(keys) or keys[position] != keys[start]:
+            yield keys[start], start, position
+            start = position
 
 
 def _identify_columns(identifies: list[dict], common: Columns) -> Iterator:
