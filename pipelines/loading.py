@@ -14,10 +14,10 @@ import functools
 import logging
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 import dlt
 import orjson
@@ -40,6 +40,7 @@ DEFAULT_MAX_REJECTED_SHARE = 0.01
 # whatever the input size and the number of event tables.
 BUFFER_ROWS = 20_000
 CHUNK_LINES = 5_000
+READ_BYTES = 1 << 20
 
 console = Console(stderr=True)
 
@@ -371,7 +372,7 @@ class Rejection:
             source=source,
             file=file,
             line_number=line_number,
-            raw_text=line.decode("utf-8", errors="replace").rstrip("\n"),
+            raw_text=line.decode("utf-8", errors="replace").rstrip("\r\n"),
             error=str(error),
         )
 
@@ -398,91 +399,131 @@ class JsonLinesFormat:
     message_rows: Callable[[Any, str], RowsOf]
 
 
-@dataclass
-class _Line:
-    number: int
-    text: bytes
-    message: Any
-
-
 def json_lines_items(
     line_format: JsonLinesFormat,
-    lines: Iterable[bytes],
+    stream: BinaryIO,
     file: str,
     batches: TableBatches,
     counter: ReadCounter,
 ) -> Iterator[Any]:
-    """Batches of the rows of one file's JSON lines, then its `_rejected` rows.
+    """Batches of the rows of one file's JSON lines (`stream`, decompressed), then its
+    `_rejected` rows.
 
     Lines go in chunks of `CHUNK_LINES`: the ordinary messages of a chunk become columns at
     once; the others, or all of them when their values do not fit columns, go message by
     message, so a malformed line is rejected with its own line number and reason.
     """
     rejections: list[Rejection] = []
-    chunk: list[_Line] = []
-    for line in _parsed_lines(line_format.source, lines, file, counter, rejections):
-        chunk.append(line)
-        if len(chunk) == CHUNK_LINES:
-            yield from _chunk_items(line_format, chunk, file, batches, counter, rejections)
-            chunk = []
-    yield from _chunk_items(line_format, chunk, file, batches, counter, rejections)
+    chunks = _line_chunks(line_format.source, stream, file, counter, rejections)
+    for first_number, lines in chunks:
+        yield from _chunk_items(
+            line_format,
+            range(first_number, first_number + len(lines)),
+            lines,
+            file,
+            batches,
+            counter,
+            rejections,
+        )
     if rejections:
         yield rejected_rows(rejections)
 
 
-def _parsed_lines(
-    source: str, lines: Iterable[bytes], file: str, counter: ReadCounter, rejections: list
-) -> Iterator[_Line]:
-    number = 0
+def _line_chunks(
+    source: str, stream: BinaryIO, file: str, counter: ReadCounter, rejections: list[Rejection]
+) -> Iterator[tuple[int, list[bytes]]]:
+    """(number of the first line, lines) of each `CHUNK_LINES` lines of `stream`; a stream
+    that breaks off (a truncated or corrupt file) ends with a rejection after its last
+    whole line."""
+    first_number, lines, rest = 1, [], b""
     try:
-        for number, text in enumerate(lines, start=1):
-            if not text.strip():
-                continue
-            counter.read += 1
-            try:
-                message = orjson.loads(text)
-            except orjson.JSONDecodeError as error:
-                counter.rejected += 1
-                rejections.append(Rejection.of_line(source, file, number, text, error))
-                continue
-            yield _Line(number, text, message)
+        while block := stream.read1(READ_BYTES):
+            lines.extend((rest + block).split(b"\n"))
+            rest = lines.pop()
+            while len(lines) >= CHUNK_LINES:
+                yield first_number, lines[:CHUNK_LINES]
+                del lines[:CHUNK_LINES]
+                first_number += CHUNK_LINES
+        if rest:
+            lines.append(rest)
     except (OSError, EOFError, zipfile.BadZipFile) as error:
+        reason = f"unreadable after this line: {error}"
         counter.read += 1
         counter.rejected += 1
-        reason = f"unreadable after this line: {error}"
-        rejections.append(Rejection.of_line(source, file, number + 1, b"", reason))
+        after = first_number + len(lines)
+        rejections.append(Rejection.of_line(source, file, after, b"", reason))
+    if lines:
+        yield first_number, lines
 
 
 def _chunk_items(
     line_format: JsonLinesFormat,
-    chunk: list[_Line],
+    numbers: Sequence[int],
+    lines: list[bytes],
     file: str,
     batches: TableBatches,
     counter: ReadCounter,
     rejections: list[Rejection],
 ) -> Iterator[Any]:
-    plain: list[_Line] = []
-    others: list[_Line] = []
-    for line in chunk:
-        (plain if line_format.is_plain(line.message) else others).append(line)
+    try:
+        messages = [orjson.loads(line) for line in lines]
+        counter.read += len(lines)
+    except orjson.JSONDecodeError:
+        numbers, lines, messages = _parse_one_by_one(
+            line_format.source, numbers, lines, file, counter, rejections
+        )
+    plain = [line_format.is_plain(message) for message in messages]
+    others = [position for position, is_plain in enumerate(plain) if not is_plain]
     tables: list[tuple[str, Columns, TableHints]] = []
     try:
-        if plain:
-            tables = list(line_format.plain_columns([line.message for line in plain], file))
+        if len(others) < len(messages):
+            chosen = [
+                message for message, is_plain in zip(messages, plain, strict=True) if is_plain
+            ]
+            tables = list(line_format.plain_columns(chosen, file))
     except (pa.ArrowException, OverflowError):
-        others = chunk
-    for line in others:
+        others = list(range(len(messages)))
+    for position in others:
         try:
-            rows = list(line_format.message_rows(line.message, file))
+            rows = list(line_format.message_rows(messages[position], file))
         except (ValueError, TypeError) as error:
             counter.rejected += 1
-            rejection = Rejection.of_line(line_format.source, file, line.number, line.text, error)
-            rejections.append(rejection)
+            rejections.append(
+                Rejection.of_line(
+                    line_format.source, file, numbers[position], lines[position], error
+                )
+            )
             continue
         for table, row, hints in rows:
             yield from batches.add(table, row, hints)
     for table, columns, hints in tables:
         yield from batches.add_columns(table, columns, hints)
+
+
+def _parse_one_by_one(
+    source: str,
+    numbers: Sequence[int],
+    lines: list[bytes],
+    file: str,
+    counter: ReadCounter,
+    rejections: list[Rejection],
+) -> tuple[list[int], list[bytes], list[Any]]:
+    """The numbers, texts and messages of the lines that parse; blank lines are skipped,
+    the others rejected."""
+    parsed: tuple[list[int], list[bytes], list[Any]] = ([], [], [])
+    for number, line in zip(numbers, lines, strict=True):
+        if not line.strip():
+            continue
+        counter.read += 1
+        try:
+            message = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            counter.rejected += 1
+            rejections.append(Rejection.of_line(source, file, number, line, error))
+            continue
+        for values, value in zip(parsed, (number, line, message), strict=True):
+            values.append(value)
+    return parsed
 
 
 def rejected_rows(rejections: list[Rejection]) -> Any:

@@ -15,6 +15,7 @@ it ends, so younger hours are loaded but fetched again on the next run.
 from __future__ import annotations
 
 import gzip
+import itertools
 import os
 import tempfile
 import time
@@ -27,12 +28,14 @@ from typing import IO, Any
 
 import dlt
 import pyarrow as pa
+import pyarrow.compute as pc
 import requests
 
 from pipelines import warehouse
 from pipelines.errors import UserError
 from pipelines.loading import (
     Columns,
+    EncodedColumn,
     JsonLinesFormat,
     LoadReport,
     ReadCounter,
@@ -85,7 +88,6 @@ EVENT_HINTS = TableHints(
     },
 )
 TEXT_ID_COLUMNS = {"user_id", "device_id", "uuid", "insert_id"}
-PLAIN_TEXT_FIELDS = ("user_id", "device_id", "uuid", *sorted(TIMESTAMP_COLUMNS))
 _column_names: dict[str, str] = {}
 
 
@@ -123,53 +125,58 @@ def _timestamp(value: Any, field: str) -> datetime:
 
 
 def is_plain(event: Any) -> bool:
-    """Whether an event has the usual types in its id and JSON fields, so it can join a
-    chunk's columns; `event_row` takes (or rejects) any other."""
+    """Whether an event is an object with an `$insert_id`, so it can join a chunk's columns
+    (whose values `plain_columns` checks a column at a time); `event_row` takes (or rejects)
+    any other."""
     if event.__class__ is not dict:
         return False
     insert_id = event.get("$insert_id")
-    if insert_id.__class__ is not str or not insert_id:
-        return False
-    for field in PLAIN_TEXT_FIELDS:
-        value = event.get(field)
-        if value is not None and value.__class__ is not str:
-            return False
-    for field in JSON_COLUMNS:
-        value = event.get(field)
-        if value is not None and value.__class__ is not dict and value.__class__ is not list:
-            return False
-    return True
+    return insert_id.__class__ is str and bool(insert_id)
 
 
 def plain_columns(events: list[dict], source_file: str) -> Iterator[tuple[str, dict, TableHints]]:
     """The `events` columns of events `is_plain` accepted: the rows `event_row` gives one
-    by one. Objects and lists are kept whole as JSON."""
-    scalars: list[dict[str, Any]] = []
-    nested: dict[str, list[Any]] = {}
-    for position, event in enumerate(events):
-        row = {}
-        for field, value in event.items():
-            if value.__class__ is dict or value.__class__ is list:
-                objects = nested.get(field)
-                if objects is None:
-                    objects = nested[field] = [None] * len(events)
-                objects[position] = value
-            else:
-                row[field] = value
-        scalars.append(row)
+    by one. Raises an Arrow error when a field's values do not fit a column (values of
+    different types, a JSON field holding no object, a text id given as a decimal)."""
     columns: Columns = {}
-    values = pa.array(scalars)
-    for field_type, field_values in zip(values.type, values.flatten(), strict=True):
-        column = _column_name(field_type.name)
-        if column in TIMESTAMP_COLUMNS:
-            field_values = timestamp_column(field_values)
-        if column:
-            columns[column] = field_values
-    for field, objects in nested.items():
-        if _column_name(field):
-            columns[_column_name(field)] = json_text(objects)
+    for field in dict.fromkeys(itertools.chain.from_iterable(events)):
+        column = _column_name(field)
+        if not column:
+            continue
+        values = [event.get(field) for event in events]
+        if column in JSON_COLUMNS:
+            columns[column] = _json_objects(values, field)
+        elif column in TIMESTAMP_COLUMNS:
+            columns[column] = timestamp_column(values)
+        else:
+            columns[column] = _scalar_or_json(values, text=column in TEXT_ID_COLUMNS)
     columns["_source_file"] = pa.array([source_file] * len(events), pa.string())
     yield "events", columns, EVENT_HINTS
+
+
+def _json_objects(values: list[Any], field: str) -> EncodedColumn:
+    objects = json_text(values)
+    if not pc.all(pc.match_substring_regex(objects.values, r"^[\[{]")).as_py():
+        raise pa.ArrowInvalid(f"{field} holds a value that is no object")
+    return objects
+
+
+def _scalar_or_json(values: list[Any], text: bool) -> pa.Array | EncodedColumn:
+    """Scalars as a column of their type (integers as text when `text`), objects and lists
+    as JSON."""
+    try:
+        column = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        if all(value is None or value.__class__ in (dict, list) for value in values):
+            return json_text(values)
+        raise
+    if pa.types.is_nested(column.type):
+        return json_text(values)
+    if text and pa.types.is_integer(column.type):
+        return column.cast(pa.string())
+    if text and not (pa.types.is_string(column.type) or pa.types.is_null(column.type)):
+        raise pa.ArrowInvalid(f"a text id given as {column.type}")
+    return column
 
 
 def _column_name(field: str) -> str:
@@ -195,26 +202,26 @@ def export_files(path: Path) -> list[Path]:
     return sorted(file for file in path.rglob("*") if file.name.endswith((".zip", ".json.gz")))
 
 
-def _event_lines(file: Path, name: str | None = None) -> Iterator[tuple[str, IO[bytes]]]:
+def _event_streams(file: Path, name: str | None = None) -> Iterator[tuple[str, IO[bytes]]]:
     """(source file name, gunzipped stream) for each `.json.gz` of a zip or the file itself."""
     label = name or str(file)
     if zipfile.is_zipfile(file):
         with zipfile.ZipFile(file) as archive:
             for member in sorted(archive.namelist()):
                 if member.endswith(".json.gz"):
-                    with archive.open(member) as raw, gzip.open(raw, "rb") as lines:
-                        yield f"{label}/{member}", lines
+                    with archive.open(member) as raw, gzip.open(raw, "rb") as stream:
+                        yield f"{label}/{member}", stream
     else:
-        with gzip.open(file, "rb") as lines:
-            yield label, lines
+        with gzip.open(file, "rb") as stream:
+            yield label, stream
 
 
 def _events_of(
     files: Iterator[tuple[Path, str]], batches: TableBatches, counter: ReadCounter
 ) -> Iterator[Any]:
     for file, name in files:
-        for source_file, lines in _event_lines(file, name):
-            yield from json_lines_items(LINE_FORMAT, lines, source_file, batches, counter)
+        for source_file, stream in _event_streams(file, name):
+            yield from json_lines_items(LINE_FORMAT, stream, source_file, batches, counter)
         counter.file_done()
     yield from batches.flush_all()
 

@@ -108,8 +108,8 @@ def segment_messages(
         url, size = file["file_url"], file["size_in_bytes"]
         if loaded_files.get(url) == size:
             continue
-        with file.open(mode="rb", compression="disable") as raw, gzip.open(raw, "rb") as lines:
-            yield from json_lines_items(LINE_FORMAT, lines, url, batches, counter)
+        with file.open(mode="rb", compression="disable") as raw, gzip.open(raw, "rb") as stream:
+            yield from json_lines_items(LINE_FORMAT, stream, url, batches, counter)
         loaded_files[url] = size
         counter.file_done()
     yield from batches.flush_all()
@@ -259,7 +259,7 @@ def _is_object(value: Any) -> bool:
 def plain_columns(messages: list[dict], source_file: str) -> Iterator[tuple[str, dict, TableHints]]:
     """The columns, per table, of messages `is_plain` accepted: the same rows as
     `message_rows` gives one by one. Sorted by table first, each table's rows are a slice."""
-    messages.sort(key=_table_and_event)
+    messages = sorted(messages, key=_table_and_event)
     common = {
         "id": pa.array([message["messageId"] for message in messages], pa.string()),
         "anonymous_id": _text_column(messages, "anonymousId"),

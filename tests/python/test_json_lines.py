@@ -4,6 +4,7 @@ the message-by-message path, and falls back to it whenever values do not fit col
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from datetime import datetime
 from typing import Any
@@ -57,7 +58,7 @@ def loaded_rows(
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, str]]]:
     """Rows per table (sorted, nulls left out, timestamps as instants) and column kinds."""
     batches = TableBatches(known_kinds or {})
-    lines = [json.dumps(message).encode() + b"\n" for message in messages]
+    lines = io.BytesIO(b"".join(json.dumps(message).encode() + b"\n" for message in messages))
     tables: dict[str, list[dict[str, Any]]] = {}
     items = [*json_lines_items(line_format, lines, "file.gz", batches, ReadCounter())]
     for item in [*items, *batches.flush_all()]:
