@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import click
+from rich.progress import Progress, TextColumn
 
 from pipelines import warehouse
 from pipelines.errors import NotBuiltYet, UserError
@@ -83,19 +86,111 @@ def env() -> None:
 
 @cli.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same files.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same bytes.")
 @click.option("--orgs", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--days", type=click.IntRange(min=1), default=30, show_default=True)
-@click.option("--signup-drop", type=click.FloatRange(0, 1), default=0.0, show_default=True)
-@click.option("--production-url", help="Database for the production tables.")
+@click.option(
+    "--events",
+    type=click.IntRange(min=1),
+    help="Aim for about this many messages: sets --orgs from a pilot run.",
+)
+@click.option(
+    "--start-date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default="2024-01-01",
+    show_default=True,
+)
+@click.option(
+    "--signup-drop",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of `User Signed Up` events missing from one source over a stretch of days "
+    "(the demo uses 0.15).",
+)
+@click.option(
+    "--signup-drop-source",
+    type=click.Choice(["amplitude", "segment"]),
+    default="amplitude",
+    show_default=True,
+)
+@click.option(
+    "--duplicates",
+    type=click.FloatRange(0, 1),
+    default=0.01,
+    show_default=True,
+    help="Share of messages delivered twice.",
+)
+@click.option(
+    "--late",
+    type=click.FloatRange(0, 1),
+    default=0.005,
+    show_default=True,
+    help="Share of device messages arriving 1-3 days late, in later day folders.",
+)
+@click.option(
+    "--malformed",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="Truncated lines planted in each export.",
+)
+@click.option(
+    "--production-url",
+    help="PostgreSQL database for the production tables (recreated each run). "
+    "[default: database `production` on the warehouse server]",
+)
 def generate(
-    out: Path, seed: int, orgs: int, days: int, signup_drop: float, production_url: str | None
+    out: Path,
+    seed: int,
+    orgs: int,
+    days: int,
+    events: int | None,
+    start_date: datetime,
+    signup_drop: float,
+    signup_drop_source: str,
+    duplicates: float,
+    late: float,
+    malformed: int,
+    production_url: str | None,
 ) -> None:
-    """Write a synthetic SaaS data set in the real export formats."""
+    """Write a synthetic SaaS data set in the real export formats: a Segment export
+    (`OUT/segment-logs/`), Amplitude Export API zips (`OUT/amplitude/`), the production
+    tables, and the ground truth (`OUT/truth.json`)."""
+    from pipelines.generate import GeneratorConfig, orgs_for_events
     from pipelines.generate import generate as write_data_set
 
-    counts = write_data_set(out, seed=seed, orgs=orgs, days=days)
-    click.echo(f"wrote {sum(counts.values())} Segment messages under {out}")
+    config = GeneratorConfig(
+        seed=seed,
+        orgs=orgs,
+        days=days,
+        start_date=start_date.date(),
+        signup_drop=signup_drop,
+        signup_drop_source=signup_drop_source,
+        duplicate_rate=duplicates,
+        late_rate=late,
+        malformed_lines=malformed,
+    )
+    if events is not None:
+        config = replace(config, orgs=orgs_for_events(events, config))
+    if production_url:
+        production = warehouse.Connection.from_url(production_url)
+    else:
+        production = warehouse.connection().with_database("production")
+    with Progress(
+        *Progress.get_default_columns(), TextColumn("{task.fields[messages]:,} messages")
+    ) as progress:
+        task = progress.add_task(f"generating {config.orgs:,} orgs", total=days, messages=0)
+        truth = write_data_set(
+            out,
+            config,
+            production=production,
+            on_day=lambda done, messages: progress.update(task, completed=done, messages=messages),
+        )
+    click.echo(
+        f"wrote {truth['messages_generated']:,} messages from {truth['organizations']:,} orgs "
+        f"and {truth['users']:,} users under {out}; production tables in {production.url()}"
+    )
 
 
 @cli.group()

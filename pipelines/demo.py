@@ -8,11 +8,14 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines import warehouse
-from pipelines.generate import generate
+from pipelines.generate import GeneratorConfig, generate
 from pipelines.sources import segment
 from pipelines.transform import dbt
 
 console = Console()
+
+# The 15% story: signups silently missing from Amplitude for a stretch of days.
+DEMO_DATA_SET = GeneratorConfig(signup_drop=0.15)
 
 EVENTS_BY_NAME = """
     select event_name, count(*) as events, count(distinct user_id) as users
@@ -25,9 +28,13 @@ EVENTS_BY_NAME = """
 def run_demo(data_dir: Path) -> int:
     """Run every layer on a small generated data set; return a process exit code."""
     target = warehouse.connection()
+    production = target.with_database("production")
     with console.status("generating a sample data set"):
-        counts = generate(data_dir)
-    console.print(f"[green]✓[/] generated {sum(counts.values())} Segment messages in {data_dir}")
+        truth = generate(data_dir, DEMO_DATA_SET, production=production)
+    console.print(
+        f"[green]✓[/] generated {truth['messages_generated']} messages in {data_dir} "
+        f"and the production tables in {production.url()}"
+    )
     report = segment.load(data_dir / "segment-logs", target)
     console.print(f"[green]✓[/] loaded raw_segment ({report.summary()})")
     console.print("running dbt build …")

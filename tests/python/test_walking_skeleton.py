@@ -8,7 +8,7 @@ import psycopg2
 import pytest
 
 from pipelines import loading
-from pipelines.generate import generate
+from pipelines.generate import GeneratorConfig, generate
 from pipelines.sources.segment import segment_export
 from pipelines.transform import dbt
 from pipelines.warehouse import Connection
@@ -25,7 +25,8 @@ def count_rows(target: Connection, relation: str) -> int:
 @pytest.fixture(scope="module")
 def built_warehouse(test_warehouse: Connection, tmp_path_factory) -> tuple[Connection, dict]:
     data_dir: Path = tmp_path_factory.mktemp("data")
-    generated_counts = generate(data_dir, seed=7, orgs=30, days=20)
+    truth = generate(data_dir, GeneratorConfig(seed=7, orgs=30, days=20))
+    generated_counts = truth["events_by_source_name"]["segment"]
     loading.run(segment_export(data_dir / "segment-logs"), "raw_segment", test_warehouse)
     loading.run(segment_export(data_dir / "segment-logs"), "raw_segment", test_warehouse)
     assert dbt(["build"], test_warehouse) == 0
