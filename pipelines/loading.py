@@ -45,15 +45,16 @@ READ_BYTES = 1 << 20
 console = Console(stderr=True)
 
 
-class _JsonHintNotice(logging.Filter):
-    """JSON columns travel as Arrow strings with a `json` hint, which dlt reports as a hint
-    difference on every batch; the destination stores them as jsonb as intended."""
+class _TextEncodedHintNotice(logging.Filter):
+    """JSON and timestamp columns travel as Arrow strings with a `json` or `timestamp` hint,
+    which dlt reports as a hint difference on every batch; the destination stores them as
+    jsonb and timestamptz as intended."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "when merging arrow schema with dlt schema" not in record.getMessage()
 
 
-logging.getLogger("dlt").addFilter(_JsonHintNotice())
+logging.getLogger("dlt").addFilter(_TextEncodedHintNotice())
 # Load files live only until they are copied in: gzipping them took a third of normalize.
 dlt.config["data_writer.disable_compression"] = True
 
@@ -367,7 +368,9 @@ class Rejection:
     error: str
 
     @classmethod
-    def of_line(cls, source: str, file: str, line_number: int, line: bytes, error: Any):
+    def of_line(
+        cls, source: str, file: str, line_number: int, line: bytes, error: Any
+    ) -> Rejection:
         return cls(
             source=source,
             file=file,
@@ -433,8 +436,8 @@ def _line_chunks(
     source: str, stream: BinaryIO, file: str, counter: ReadCounter, rejections: list[Rejection]
 ) -> Iterator[tuple[int, list[bytes]]]:
     """(number of the first line, lines) of each `CHUNK_LINES` lines of `stream`; a stream
-    that breaks off (a truncated or corrupt file) ends with a rejection after its last
-    whole line."""
+    that breaks off (a truncated or corrupt file) ends with a rejection of what follows its
+    last whole line."""
     first_number, lines, rest = 1, [], b""
     try:
         while block := stream.read1(READ_BYTES):
@@ -451,7 +454,7 @@ def _line_chunks(
         counter.read += 1
         counter.rejected += 1
         after = first_number + len(lines)
-        rejections.append(Rejection.of_line(source, file, after, b"", reason))
+        rejections.append(Rejection.of_line(source, file, after, rest, reason))
     if lines:
         yield first_number, lines
 
