@@ -123,9 +123,9 @@ def test_a_load_killed_midway_and_rerun_ends_with_the_counts_of_a_clean_run(
     write_large_export(tmp_path)
     killed = analytics(fresh_warehouse, tmp_path)
     kill_when(killed, fresh_warehouse, MIDWAY[phase])
+    assert killed.returncode == -signal.SIGKILL, "the load finished before it was killed"
     rerun = analytics(fresh_warehouse, tmp_path)
 
-    assert killed.returncode == -signal.SIGKILL, "the load finished before it was killed"
     _, errors = rerun.communicate()
     assert rerun.returncode == 0, errors
     counts = {
