@@ -1,6 +1,9 @@
 -- Org events come from the one place that says which events an org did.
 -- depends_on: {{ ref('int_events_attributed_to_orgs') }}
 {%- set within_days = var('analytics__leading_indicator_days') %}
+{%- if within_days is not number or within_days <= 0 or within_days != within_days | int %}
+    {{ exceptions.raise_compiler_error('analytics__leading_indicator_days must be positive') }}
+{%- endif %}
 
 with organizations as (
 
