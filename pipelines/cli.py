@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from dataclasses import replace
 from datetime import datetime
@@ -50,9 +51,7 @@ def stop() -> None:
 def status() -> None:
     """Say whether the warehouse is running and where."""
     if not warehouse.is_embedded():
-        target = warehouse.connection()
-        target.connect().close()
-        click.echo(f"external warehouse reachable at {target.url()}")
+        click.echo(f"external warehouse reachable at {warehouse.connection().url()}")
         return
     server = warehouse.EmbeddedServer()
     if server.is_running():
@@ -64,9 +63,7 @@ def status() -> None:
 @warehouse_group.command()
 def url() -> None:
     """Print a libpq URL for psql and BI tools (starts the embedded warehouse)."""
-    target = warehouse.connection()
-    target.connect().close()
-    click.echo(target.url())
+    click.echo(warehouse.connection().url())
 
 
 @warehouse_group.command()
@@ -79,9 +76,10 @@ def env() -> None:
         "PGPORT": str(target.port),
         "PGUSER": target.user,
         "PGDATABASE": target.database,
+        **warehouse.SESSION_TIME_ZONE,
     }
     for name, value in settings.items():
-        click.echo(f"export {name}='{value}'")
+        click.echo(f"export {name}={shlex.quote(value)}")
 
 
 @cli.command()
@@ -362,6 +360,9 @@ def main() -> None:
         sys.exit(2)
     except UserError as error:
         click.echo(f"analytics: {error}", err=True)
+        sys.exit(2)
+    except OSError as error:  # an unwritable --out, a full disk: the environment, not a bug
+        click.echo(f"analytics: {_one_line(str(error))}", err=True)
         sys.exit(2)
     sys.exit(exit_code if isinstance(exit_code, int) else 0)
 
