@@ -16,6 +16,10 @@ from pipelines.generate.catalog import Funnel
 from pipelines.generate.timestamps import DAY_US
 
 _NAME_BITS = 4  # an event is stored as time << _NAME_BITS | step-name index
+# An event can reach the recorder up to a few hours after its day ended (a session running
+# past midnight, an upgrade's billing signup placed before it); two days is a safe margin.
+SETTLE_DELAY = 2 * DAY_US
+END_OF_TIME = 1 << 62
 
 
 def furthest_step(events: Sequence[tuple[int, str]], steps: Sequence[str], window: int) -> int:
@@ -49,11 +53,14 @@ def furthest_step(events: Sequence[tuple[int, str]], steps: Sequence[str], windo
 
 
 class FunnelRecorder:
-    """Keeps, per entity, only the step events some attempt's window can still use.
+    """Keeps, per entity, only the step events some attempt's window can still use, and
+    settles each entity once its windows have closed.
 
     Events come a day at a time; at the end of a day an event is kept when it is a step-1
-    event or falls within the window of an earlier step-1 event of its entity, so memory
-    holds the events inside open windows (8 bytes each), not the whole history.
+    event or falls within the window of an earlier step-1 event of its entity. When an
+    entity's last window has closed, no later event can reach its attempts (and later
+    attempts only use later events), so its furthest step is stored in one byte and its
+    events are dropped: memory holds the events inside open windows, not the history.
     """
 
     def __init__(self, funnel: Funnel) -> None:
@@ -61,14 +68,15 @@ class FunnelRecorder:
         self.window = funnel.window_days * DAY_US
         self.names = list(dict.fromkeys(funnel.steps))
         self._index = {name: index for index, name in enumerate(self.names)}
-        self._kept: dict[str, array] = {}
-        self._last_start: dict[str, int] = {}
-        self._today: list[tuple[int, int, str]] = []
+        self._open: dict[int, array] = {}
+        self._last_start: dict[int, int] = {}
+        self._settled = bytearray()  # entity id -> furthest step of its settled attempts
+        self._today: list[tuple[int, int, int]] = []
 
     def wants(self, name: str) -> bool:
         return name in self._index
 
-    def add(self, entity: str, at: int, name: str) -> None:
+    def add(self, entity: int, at: int, name: str) -> None:
         self._today.append((at, self._index[name], entity))
 
     def end_day(self, day_end: int) -> None:
@@ -84,13 +92,26 @@ class FunnelRecorder:
                 self._last_start[entity] = at
             elif self._last_start.get(entity, -1 - self.window) < at - self.window:
                 continue
-            self._kept.setdefault(entity, array("q")).append(at << _NAME_BITS | index)
+            self._open.setdefault(entity, array("q")).append(at << _NAME_BITS | index)
+        self._settle(windows_closed_before=day_end - SETTLE_DELAY)
 
     def entities_by_furthest_step(self) -> dict[str, int]:
-        self.end_day(1 << 62)
-        mask = (1 << _NAME_BITS) - 1
-        counts: Counter[int] = Counter()
-        for stored in self._kept.values():
-            events = [(value >> _NAME_BITS, self.names[value & mask]) for value in stored]
-            counts[furthest_step(events, self.funnel.steps, self.window)] += 1
+        self.end_day(END_OF_TIME)
+        counts = Counter(self._settled)
         return {str(step): counts[step] for step in range(1, len(self.funnel.steps) + 1)}
+
+    def _settle(self, windows_closed_before: int) -> None:
+        mask = (1 << _NAME_BITS) - 1
+        closed = [
+            entity
+            for entity, started_at in self._last_start.items()
+            if started_at + self.window < windows_closed_before
+        ]
+        for entity in closed:
+            del self._last_start[entity]
+            stored = self._open.pop(entity)
+            events = [(value >> _NAME_BITS, self.names[value & mask]) for value in stored]
+            reached = furthest_step(events, self.funnel.steps, self.window)
+            if entity >= len(self._settled):
+                self._settled.extend(bytes(entity + 1 - len(self._settled)))
+            self._settled[entity] = max(self._settled[entity], reached)
