@@ -49,8 +49,8 @@ def generate(
         path.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="analytics-generate-") as scratch:
         rows = ProductionRows(Path(scratch)) if production is not None else None
-        segment = SegmentExport(out, config)
-        amplitude = AmplitudeExport(out, config)
+        segment = SegmentExport(out, config, Path(scratch))
+        amplitude = AmplitudeExport(out, config, Path(scratch))
         truth = Truth(config)
         world = World(config, _Router(config, segment, amplitude, truth, rows))
         first_day = day_number(config.start_us)

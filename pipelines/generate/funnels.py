@@ -95,6 +95,11 @@ class FunnelRecorder:
             self._open.setdefault(entity, array("q")).append(at << _NAME_BITS | index)
         self._settle(windows_closed_before=day_end - SETTLE_DELAY)
 
+    @property
+    def open_entities(self) -> int:
+        """How many entities still hold events (their last window closed too recently)."""
+        return len(self._open)
+
     def entities_by_furthest_step(self) -> dict[str, int]:
         self.end_day(END_OF_TIME)
         counts = Counter(self._settled)

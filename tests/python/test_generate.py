@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import tempfile
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -123,6 +124,18 @@ def test_same_seed_writes_byte_identical_files(tmp_path):
 
     assert contents(first) == contents(second)
     assert contents(first) != contents(other_seed)
+
+
+def test_a_run_with_many_late_lines_leaves_no_scratch_file_behind(tmp_path, monkeypatch):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+
+    truth = generate(tmp_path / "out", GeneratorConfig(seed=2, orgs=10, days=6, late_rate=0.5))
+
+    assert truth["input_lines"]["segment"]["late"] > 50
+    assert truth["input_lines"]["amplitude"]["late"] > 10
+    assert list(scratch.iterdir()) == []
 
 
 def test_a_rerun_into_the_same_folder_replaces_the_previous_data_set(tmp_path):
