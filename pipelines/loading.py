@@ -32,7 +32,6 @@ from pipelines.warehouse import PROJECT_ROOT
 
 PIPELINES_DIR = PROJECT_ROOT / ".warehouse" / "dlt"
 REJECTED_TABLE = "_rejected"
-DEFAULT_MAX_REJECTED_SHARE = 0.01
 BATCH_ROWS = 20_000
 
 console = Console(stderr=True)
