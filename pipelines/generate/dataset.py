@@ -47,10 +47,11 @@ def generate(
         if path.is_dir():
             shutil.rmtree(path)
         path.unlink(missing_ok=True)
-    with tempfile.TemporaryDirectory(prefix="analytics-generate-") as scratch:
-        rows = ProductionRows(Path(scratch)) if production is not None else None
-        segment = SegmentExport(out, config, Path(scratch))
-        amplitude = AmplitudeExport(out, config, Path(scratch))
+    with tempfile.TemporaryDirectory(prefix="analytics-generate-") as scratch_name:
+        scratch = Path(scratch_name)  # files that wait for the end of the run or a later day
+        rows = ProductionRows(scratch) if production is not None else None
+        segment = SegmentExport(out, config, scratch)
+        amplitude = AmplitudeExport(out, config, scratch)
         truth = Truth(config)
         world = World(config, _Router(config, segment, amplitude, truth, rows))
         first_day = day_number(config.start_us)

@@ -73,8 +73,13 @@ def test_furthest_step_matches_clickhouse_window_funnel_strict_once():
     assert actual == expected
 
 
-def test_recorder_fed_day_by_day_equals_furthest_step_over_whole_histories():
-    funnel = Funnel("test", "user", 2, STEPS)
+@pytest.mark.parametrize(
+    "steps",
+    [("a", "b", "c"), ("a", "b", "b"), ("a", "b", "c", "x")],
+    ids=["distinct steps", "a repeated step", "four steps"],
+)
+def test_recorder_fed_day_by_day_equals_furthest_step_over_whole_histories(steps):
+    funnel = Funnel("test", "user", 2, steps)
     recorder = FunnelRecorder(funnel)
     rng = random.Random(8)
     days = 40
@@ -82,20 +87,22 @@ def test_recorder_fed_day_by_day_equals_furthest_step_over_whole_histories():
     open_at_the_end_of_a_day = []
     for day in range(days):
         for entity in rng.sample(range(1, 400), 30):
-            # Hours, so attempts straddle midnight and window edges at day scale.
-            at = day * DAY_US + rng.randrange(24) * HOUR_US
-            name = rng.choice("abcx")
-            histories.setdefault(entity, []).append((at, name))
-            if recorder.wants(name):
-                recorder.add(entity, at, name)
+            for _ in range(rng.randint(1, 6)):
+                # Whole hours: ties, and attempts straddling midnight and window edges.
+                at = day * DAY_US + rng.randrange(24) * HOUR_US
+                name = rng.choice("abcx")
+                histories.setdefault(entity, []).append((at, name))
+                if recorder.wants(name):
+                    recorder.add(entity, at, name)
         recorder.end_day((day + 1) * DAY_US)
         open_at_the_end_of_a_day.append(recorder.open_entities)
 
-    expected: dict[str, int] = {str(step): 0 for step in range(1, len(STEPS) + 1)}
+    expected: dict[str, int] = {str(step): 0 for step in range(1, len(steps) + 1)}
     for events in histories.values():
-        reached = furthest_step(events, STEPS, window=2 * DAY_US)
+        reached = furthest_step(events, steps, window=2 * DAY_US)
         if reached:
             expected[str(reached)] += 1
+    assert expected["3"] > 20  # deep enough to exercise every step
     assert recorder.entities_by_furthest_step() == expected
     # 30 entities a day with windows of 2 days, settled 2 days after closing: never all 399.
     assert max(open_at_the_end_of_a_day) < 200
