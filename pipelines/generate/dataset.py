@@ -133,7 +133,7 @@ class _Router:
             self.production.add_plan_change(change)
 
     def signed_up(self, user: User, at: int) -> None:
-        self.truth.record_signup(user, at)
+        self.truth.record_signup(at)
         if self.production is not None:
             self.production.add_user(user, at)
 

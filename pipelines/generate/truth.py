@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from pipelines.generate import catalog
 from pipelines.generate.config import GeneratorConfig
 from pipelines.generate.funnels import FunnelRecorder
-from pipelines.generate.simulation import Event, Org, PlanChange, User, World
+from pipelines.generate.simulation import Event, Org, PlanChange, World
 from pipelines.generate.timestamps import day_number, day_text, iso_millis
 
 SIGNUP = "User Signed Up"
@@ -59,7 +59,7 @@ class Truth:
             self.signups["any"][day] += in_segment or in_amplitude
         self._funnel_event(event.at, name, event.user_id, event.org_id)
 
-    def record_signup(self, user: User, at: int) -> None:
+    def record_signup(self, at: int) -> None:
         self.expected_signups[day_number(at)] += 1
 
     def record_plan_change(self, change: PlanChange, org: Org) -> None:
