@@ -26,7 +26,7 @@ def count_rows(target: Connection, relation: str) -> int:
 def built_warehouse(test_warehouse: Connection, tmp_path_factory) -> tuple[Connection, dict]:
     data_dir: Path = tmp_path_factory.mktemp("data")
     truth = generate(data_dir, GeneratorConfig(seed=7, orgs=30, days=20))
-    generated_counts = truth["events_by_source_name"]["segment"]
+    generated_counts = truth["events_by_canonical_name"]["segment"]
     loading.run(segment_export(data_dir / "segment-logs"), "raw_segment", test_warehouse)
     loading.run(segment_export(data_dir / "segment-logs"), "raw_segment", test_warehouse)
     assert dbt(["build"], test_warehouse) == 0

@@ -1,22 +1,54 @@
-with segment_tracks as (
+{{ config(
+    materialized='incremental',
+    unique_key='event_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    indexes=[
+        {'columns': ['event_id'], 'unique': true},
+        {'columns': ['source', 'received_at']},
+    ],
+) }}
 
-    select * from {{ ref('stg_segment__tracks') }}
+with events as (
+
+    select * from {{ ref('int_events_stitched_to_users') }}
 
 ),
 
+device_claims as (
+
+    select * from {{ ref('int_anonymous_ids_mapped_to_users') }}
+
+),
+
+-- Incremental runs take the events received since the last run (see
+-- received_since_last_run), and every event of a device whose claims changed since then:
+-- its stitching may change.
 final as (
 
     select
-        message_id as event_id,
-        source_event_name as event_name,
-        source_event_name,
-        'segment' as source,
-        occurred_at,
-        user_id,
-        anonymous_id,
-        properties ->> 'org_id' as org_id,
-        properties
-    from segment_tracks
+        events.event_id,
+        events.event_name,
+        events.source_event_name,
+        events.source,
+        events.occurred_at,
+        events.user_id,
+        events.anonymous_id,
+        events.org_id,
+        events.properties,
+        events.is_planned,
+        events.received_at
+    from events
+    {% if is_incremental() %}
+        where
+            {{ received_since_last_run('events.received_at', 'events.source') }}
+            or events.anonymous_id in (
+                select device_claims.anonymous_id from device_claims
+                where
+                    device_claims.claims_changed_received_at
+                    >= {{ identifications_reprocess_from() }}
+            )
+    {% endif %}
 
 )
 

@@ -7,10 +7,12 @@ with source as (
 renamed as (
 
     select
-        id as message_id,
-        event_text as source_event_name,
+        cast(id as {{ dbt.type_string() }}) as message_id,
+        cast(event_text as {{ dbt.type_string() }}) as source_event_name,
         cast(user_id as {{ dbt.type_string() }}) as user_id,
-        anonymous_id,
+        cast(anonymous_id as {{ dbt.type_string() }}) as anonymous_id,
+        cast(context_group_id as {{ dbt.type_string() }}) as context_group_id,
+        cast(context_library_name as {{ dbt.type_string() }}) as library_name,
         cast(timestamp as timestamptz) as occurred_at,
         cast(received_at as timestamptz) as received_at,
         cast(properties as jsonb) as properties

@@ -1,0 +1,183 @@
+"""A one-day incremental dbt run against a full build, at 90 days of data, same run.
+
+    BENCH_EVENTS=900000 .venv/bin/python -m benchmarks.incremental_events
+
+Fills the raw tables of a fresh database with 90 days of events (BENCH_EVENTS Segment tracks,
+received day by day; 30% forwarded to Amplitude and 10% more only there; a device per user,
+identified once; 300 organizations with plan changes), builds everything, then loads day 91
+(with a few events of day 10 arriving late) and times `dbt run` (incremental) against
+`dbt run --full-refresh` on the same 91 days: the full build is the baseline. Both the dbt
+process's wall time and the event chain's own model time (`int_events_deduplicated`, the
+device claims, `fct_events`, from run_results.json) are reported, and the incremental
+`fct_events` must equal the full refresh's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+from pipelines import warehouse
+from pipelines.transform import dbt
+from pipelines.warehouse import PROJECT_ROOT, Connection
+
+DAYS = 90
+RESULTS = Path(__file__).with_name("results.json")
+RUN_RESULTS = PROJECT_ROOT / "target" / "run_results.json"
+EVENT_CHAIN = (
+    "int_events_deduplicated",
+    "int_anonymous_ids_mapped_to_users",
+    "fct_events",
+)
+EVENT_NAMES = (
+    "array['Build Started', 'Build Succeeded', 'Build Failed', 'Dashboard Viewed',"
+    " 'Plan Page Viewed', 'click-plan-update', 'Project Created', 'User Logged In']"
+)
+
+PRODUCTION = """
+insert into raw_production.plans (id, name, tier, monthly_price_cents)
+values ('free', 'Free', 0, 0), ('team', 'Team', 1, 2900), ('business', 'Business', 2, 9900);
+insert into raw_production.organizations
+    (id, name, created_at, primary_language, vcs_provider, updated_at)
+select g, 'org ' || g, timestamptz '2024-01-01' + (g %% 90) * interval '1 day',
+    (array['ruby', 'python', 'go', 'java'])[1 + g %% 4], (array['github', 'gitlab'])[1 + g %% 2],
+    timestamptz '2024-01-01'
+from generate_series(1, 300) as g;
+insert into raw_production.users (id, email, created_at, updated_at)
+select g, 'u' || g || '@org' || (1 + g %% 300) || '.com',
+    timestamptz '2024-01-01' + (g %% 90) * interval '1 day', timestamptz '2024-01-01'
+from generate_series(1, %(users)s) as g;
+insert into raw_production.memberships
+    (id, user_id, organization_id, role, created_at, updated_at)
+select g, g, 1 + g %% 300, case when g <= 300 then 'owner' else 'member' end,
+    timestamptz '2024-01-01' + (g %% 90) * interval '1 day', timestamptz '2024-01-01'
+from generate_series(1, %(users)s) as g;
+insert into raw_production.subscription_changes (id, organization_id, changed_at, from_plan_id,
+    to_plan_id, changed_by_user_id, updated_at)
+select g, 1 + g %% 300,
+    timestamptz '2024-01-01' + (g %% 90) * interval '1 day' + interval '3 hours',
+    case when g > 300 then 'team' else 'free' end,
+    case when g > 300 then 'business' else 'team' end,
+    1 + g %% 300, timestamptz '2024-01-01'
+from generate_series(1, 400) as g;
+insert into raw_segment.identifies (id, anonymous_id, user_id, received_at, timestamp)
+select 'i-' || g, 'device-' || g, g::text, timestamptz '2024-01-01', timestamptz '2024-01-01'
+from generate_series(1, %(users)s) as g;
+"""
+
+# Received day by day; every 100th event received on the last day happened on day 10 (a device
+# that was offline).
+DAYS_OF_EVENTS = f"""
+with events as (
+    select d, n, 1 + (d * 7 + n) %% %(users)s as user_number,
+        timestamptz '2024-01-01'
+        + (case when d = %(last_day)s and n %% 100 = 0 then 10 else d end) * interval '1 day'
+        + n * (interval '86400 seconds' / %(per_day)s) as at,
+        timestamptz '2024-01-01' + d * interval '1 day'
+        + n * (interval '86400 seconds' / %(per_day)s) as received
+    from generate_series(%(first_day)s, %(last_day)s) as d,
+        generate_series(1, %(per_day)s) as n
+),
+tracks as (
+    insert into raw_segment.tracks (id, anonymous_id, user_id, received_at, sent_at, timestamp,
+        original_timestamp, context_library_name, event, event_text, properties, _source_file)
+    select 'm-' || d || '-' || n, 'device-' || user_number,
+        case when n %% 10 = 0 then null else user_number::text end, received, received, at, at,
+        'analytics.js', 'event', ({EVENT_NAMES})[1 + n %% 8],
+        jsonb_build_object('org_id', (1 + user_number %% 300)::text), 'day-' || d
+    from events
+)
+insert into raw_amplitude.events (insert_id, uuid, event_type, user_id, device_id, event_time,
+    server_upload_time, client_event_time, event_properties, groups, platform, _source_file)
+select case when n %% 10 < 3 then 'm-' else 'amp-' end || d || '-' || n, md5('u' || d || '-' || n),
+    ({EVENT_NAMES})[1 + n %% 8], user_number::text, 'device-' || user_number, at, received, at,
+    '{{}}'::jsonb, jsonb_build_object('org_id', jsonb_build_array((1 + user_number %% 300)::text)),
+    'Web', 'day-' || d
+from events
+where n %% 10 < 4
+"""
+
+
+def execute(target: Connection, sql: str, parameters: dict) -> None:
+    with target.cursor() as cursor:
+        cursor.execute(sql, parameters)
+        cursor.execute("analyze")
+
+
+def timed_dbt(target: Connection, *arguments: str) -> tuple[float, dict[str, float]]:
+    """Wall seconds of the dbt process, and seconds spent in each model of the event chain."""
+    started = time.perf_counter()
+    if dbt(["run", "--quiet", *arguments], target) != 0:
+        raise SystemExit(f"dbt run {' '.join(arguments)} failed")
+    wall = time.perf_counter() - started
+    results = json.loads(RUN_RESULTS.read_text())["results"]
+    chain = {
+        result["unique_id"].rsplit(".", 1)[-1]: result["execution_time"]
+        for result in results
+        if result["unique_id"].rsplit(".", 1)[-1] in EVENT_CHAIN
+    }
+    return wall, chain
+
+
+def fct_events_fingerprint(target: Connection) -> tuple:
+    with target.cursor() as cursor:
+        cursor.execute(
+            "select count(*), md5(string_agg(t::text, '|' order by event_id))"
+            " from marts.fct_events as t"
+        )
+        return cursor.fetchone()
+
+
+def main() -> None:
+    events = int(os.environ.get("BENCH_EVENTS", "1000000"))
+    per_day = max(1, events // DAYS)
+    parameters = {"users": max(300, per_day // 2), "per_day": per_day}
+    server = warehouse.connection()
+    target = server.with_database(f"bench_incremental_{uuid.uuid4().hex[:8]}")
+    warehouse.ensure_database(target)
+    try:
+        if dbt(["seed", "--quiet"], target) != 0:  # its on-run-start creates the raw tables
+            raise SystemExit("dbt seed failed")
+        execute(target, PRODUCTION, parameters)
+        execute(target, DAYS_OF_EVENTS, {**parameters, "first_day": 0, "last_day": DAYS - 1})
+        timed_dbt(target, "--full-refresh")
+        execute(target, DAYS_OF_EVENTS, {**parameters, "first_day": DAYS, "last_day": DAYS})
+        incremental_wall, incremental_chain = timed_dbt(target)
+        incremental = fct_events_fingerprint(target)
+        full_wall, full_chain = timed_dbt(target, "--full-refresh")
+        if fct_events_fingerprint(target) != incremental:
+            raise SystemExit("the incremental fct_events differs from the full refresh")
+    finally:
+        warehouse.drop_database(target)
+    measures = {
+        "incremental_day_dbt_run_seconds": _against(incremental_wall, full_wall),
+        "incremental_day_event_chain_seconds": _against(
+            sum(incremental_chain.values()), sum(full_chain.values())
+        ),
+        **{
+            f"incremental_day_{model}_seconds": _against(
+                incremental_chain[model], full_chain[model]
+            )
+            for model in EVENT_CHAIN
+        },
+    }
+    results = {"segment_events": per_day * (DAYS + 1), "days": DAYS + 1, "measures": measures}
+    existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    RESULTS.write_text(json.dumps({**existing, "incremental_events": results}, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+def _against(value: float, baseline: float) -> dict:
+    return {
+        "value": round(value, 2),
+        "unit": "s",
+        "baseline": round(baseline, 2),
+        "ratio": round(value / baseline, 3),
+    }
+
+
+if __name__ == "__main__":
+    main()

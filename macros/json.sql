@@ -1,0 +1,42 @@
+{#-
+    JSON access differs between warehouses; models call these and each adapter renders its
+    own syntax (PostgreSQL: jsonb operators).
+-#}
+
+{#- The text of `key` in a JSON object; null when absent. -#}
+{% macro json_text(json_expression, key) -%}
+    {{ return(adapter.dispatch('json_text', 'product_analytics')(json_expression, key)) }}
+{%- endmacro %}
+
+{% macro postgres__json_text(json_expression, key) -%}
+    ({{ json_expression }} ->> '{{ key }}')
+{%- endmacro %}
+
+{#- The text of `key` when it holds a scalar, or of its first element when it holds a list
+    (Amplitude's `groups` values may be either). -#}
+{% macro json_text_or_first_element(json_expression, key) -%}
+    {{ return(adapter.dispatch('json_text_or_first_element', 'product_analytics')(
+        json_expression, key
+    )) }}
+{%- endmacro %}
+
+{% macro postgres__json_text_or_first_element(json_expression, key) -%}
+    (case
+        when jsonb_typeof({{ json_expression }} -> '{{ key }}') = 'array'
+            then {{ json_expression }} -> '{{ key }}' ->> 0
+        else {{ json_expression }} ->> '{{ key }}'
+    end)
+{%- endmacro %}
+
+{#- A JSON object from alternating key literals and value expressions; null values kept. -#}
+{% macro json_object(pairs) -%}
+    {{ return(adapter.dispatch('json_object', 'product_analytics')(pairs)) }}
+{%- endmacro %}
+
+{% macro postgres__json_object(pairs) -%}
+    {%- set arguments = [] -%}
+    {%- for key, value in pairs.items() -%}
+        {%- do arguments.append("'" ~ key ~ "', " ~ value) -%}
+    {%- endfor -%}
+    jsonb_build_object({{ arguments | join(', ') }})
+{%- endmacro %}

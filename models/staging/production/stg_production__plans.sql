@@ -1,0 +1,18 @@
+with source as (
+
+    select * from {{ source('production', 'plans') }}
+
+),
+
+renamed as (
+
+    select
+        cast(id as {{ dbt.type_string() }}) as plan_id,
+        cast(name as {{ dbt.type_string() }}) as name,
+        cast(tier as {{ dbt.type_int() }}) as tier,
+        cast(monthly_price_cents as {{ dbt.type_int() }}) as monthly_price_cents
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,21 @@
+with source as (
+
+    select * from {{ source('production', 'subscription_changes') }}
+
+),
+
+renamed as (
+
+    select
+        cast(id as {{ dbt.type_string() }}) as change_id,
+        cast(organization_id as {{ dbt.type_string() }}) as org_id,
+        cast(changed_at as timestamptz) as changed_at,
+        cast(from_plan_id as {{ dbt.type_string() }}) as from_plan_id,
+        cast(to_plan_id as {{ dbt.type_string() }}) as to_plan_id,
+        cast(changed_by_user_id as {{ dbt.type_string() }}) as changed_by_user_id,
+        cast(updated_at as timestamptz) as updated_at
+    from source
+
+)
+
+select * from renamed

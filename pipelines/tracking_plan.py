@@ -1,0 +1,155 @@
+"""The tracking plan (`tracking_plan.yml`): the single source of truth for event names.
+
+Loaders and reports read it here; dbt reads a generated seed copy
+(`seeds/tracking_plan_event_names.csv`, one row per name a source may send). After editing
+the plan, regenerate that copy with `python -m pipelines.tracking_plan`; a test fails while
+the committed copy is stale.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from pipelines.errors import UserError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PLAN_PATH = PROJECT_ROOT / "tracking_plan.yml"
+SEED_PATH = PROJECT_ROOT / "seeds" / "tracking_plan_event_names.csv"
+ORIGINS = ("tracked", "derived")
+PROPERTY_TYPES = ("string", "number", "integer", "boolean", "object", "array")
+SEED_COLUMNS = ("source_event_name", "event_name", "origin", "is_alias")
+
+# Object + Action: capitalised words of letters or digits separated by single spaces.
+TITLE_CASE = re.compile(r"^[A-Z][A-Za-z0-9]*( [A-Z][A-Za-z0-9]*)+$")
+SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class EventProperty:
+    name: str
+    type: str
+    required: bool
+
+
+@dataclass(frozen=True)
+class PlannedEvent:
+    name: str
+    description: str
+    owner: str
+    origin: str
+    aliases: tuple[str, ...] = ()
+    properties: tuple[EventProperty, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class TrackingPlan:
+    events: tuple[PlannedEvent, ...]
+
+    def canonical_names(self) -> dict[str, str]:
+        """Every name a source may send (canonical names and aliases) -> its canonical name."""
+        names = {}
+        for event in self.events:
+            names[event.name] = event.name
+            for alias in event.aliases:
+                names[alias] = event.name
+        return names
+
+    def canonical_name(self, source_event_name: str) -> str | None:
+        """The canonical name of a sent name, or None when the plan does not know it."""
+        return self.canonical_names().get(source_event_name)
+
+    def event(self, name: str) -> PlannedEvent:
+        for event in self.events:
+            if event.name == name:
+                return event
+        raise KeyError(name)
+
+
+def load(path: Path = PLAN_PATH) -> TrackingPlan:
+    """Read and validate the plan; every problem is a UserError naming the file."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"no tracking plan at {path}") from None
+    except yaml.YAMLError as error:
+        raise UserError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("events"), list):
+        raise UserError(f"{path}: expected a mapping with an `events` list")
+    plan = TrackingPlan(tuple(_parse_event(path, entry) for entry in document["events"]))
+    _check_names_are_unique(path, plan)
+    return plan
+
+
+def seed_csv(plan: TrackingPlan) -> str:
+    """The seed dbt reads: one row per canonical name or alias, sorted for stable diffs."""
+    rows = []
+    for event in plan.events:
+        rows.append((event.name, event.name, event.origin, "false"))
+        rows.extend((alias, event.name, event.origin, "true") for alias in event.aliases)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(SEED_COLUMNS)
+    writer.writerows(sorted(rows))
+    return buffer.getvalue()
+
+
+def write_seed(plan_path: Path = PLAN_PATH, seed_path: Path = SEED_PATH) -> Path:
+    """Regenerate dbt's copy of the plan from the plan file."""
+    seed_path.write_text(seed_csv(load(plan_path)), encoding="utf-8")
+    return seed_path
+
+
+def _parse_event(path: Path, entry: object) -> PlannedEvent:
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+        raise UserError(f"{path}: every event needs a `name`: {entry!r}")
+    name = entry["name"]
+    if not TITLE_CASE.match(name):
+        raise UserError(f"{path}: event `{name}` is not Object Action in Title Case")
+    for required in ("description", "owner", "origin"):
+        if not entry.get(required):
+            raise UserError(f"{path}: event `{name}` has no `{required}`")
+    if entry["origin"] not in ORIGINS:
+        raise UserError(f"{path}: event `{name}` has origin `{entry['origin']}`, not {ORIGINS}")
+    aliases = entry.get("aliases") or []
+    if not isinstance(aliases, list) or not all(isinstance(alias, str) for alias in aliases):
+        raise UserError(f"{path}: event `{name}` aliases must be a list of names")
+    return PlannedEvent(
+        name=name,
+        description=str(entry["description"]),
+        owner=str(entry["owner"]),
+        origin=entry["origin"],
+        aliases=tuple(aliases),
+        properties=tuple(
+            _parse_property(path, name, property_name, spec)
+            for property_name, spec in (entry.get("properties") or {}).items()
+        ),
+    )
+
+
+def _parse_property(path: Path, event: str, name: str, spec: object) -> EventProperty:
+    if not SNAKE_CASE.match(name):
+        raise UserError(f"{path}: property `{name}` of `{event}` is not snake_case")
+    if not isinstance(spec, dict) or spec.get("type") not in PROPERTY_TYPES:
+        raise UserError(
+            f"{path}: property `{name}` of `{event}` needs a type among {PROPERTY_TYPES}"
+        )
+    return EventProperty(name=name, type=spec["type"], required=bool(spec.get("required")))
+
+
+def _check_names_are_unique(path: Path, plan: TrackingPlan) -> None:
+    seen: set[str] = set()
+    for event in plan.events:
+        for sent_name in (event.name, *event.aliases):
+            if sent_name in seen:
+                raise UserError(f"{path}: the name `{sent_name}` appears twice in the plan")
+            seen.add(sent_name)
+
+
+if __name__ == "__main__":
+    print(f"wrote {write_seed().relative_to(PROJECT_ROOT)}")
