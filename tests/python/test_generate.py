@@ -16,8 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from pipelines import tracking_plan
 from pipelines.generate import GeneratorConfig, generate, orgs_for_events
-from pipelines.generate.catalog import canonical_name
+from pipelines.generate.catalog import (
+    DEFAULT_FUNNELS,
+    DERIVED_EVENT_BY_CHANGE_TYPE,
+    LEADING_INDICATORS,
+    canonical_name,
+)
 
 FLAWED = GeneratorConfig(
     seed=11,
@@ -307,6 +313,20 @@ def test_legacy_event_names_are_mixed_with_the_canonical_one(flawed):
     assert names["segment"]["click-plan-update"] > 0
     assert names["segment"]["Plan Upgrade Clicked"] > 0
     assert names["amplitude"]["update-plan-clicked"] > 0
+
+
+def test_every_event_name_sent_or_derived_is_in_the_tracking_plan(flawed):
+    plan = tracking_plan.load()
+    sent = {message["event"] for _, message in flawed.segment if message["type"] == "track"}
+    sent |= {row["event_type"] for _, _, row in flawed.amplitude}
+
+    assert all(plan.canonical_name(name) is not None for name in sent)
+    for name in DERIVED_EVENT_BY_CHANGE_TYPE.values():
+        assert plan.event(name).origin == "derived"
+    for funnel in DEFAULT_FUNNELS:
+        assert all(plan.canonical_name(step) == step for step in funnel.steps)
+    for name in LEADING_INDICATORS:
+        assert plan.event(name).origin == "tracked"
 
 
 def test_org_context_rides_in_every_place_the_contract_lists(flawed):
