@@ -7,15 +7,19 @@ import sys
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.progress import Progress, TextColumn
 
 from pipelines import warehouse
 from pipelines.errors import NotBuiltYet, UserError
-from pipelines.loading import DEFAULT_MAX_REJECTED_SHARE, LoadReport
+
+if TYPE_CHECKING:  # the loaders import dlt and pyarrow (70 MB): only the load commands pay
+    from pipelines.loading import LoadReport
 
 DEMO_DATA = warehouse.EMBEDDED_DIR / "demo-data"
+DEFAULT_MAX_REJECTED_SHARE = 0.01
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
