@@ -25,6 +25,10 @@ def type_numeric() -> str:
     return "numeric(28, 6)"
 
 
+def type_float() -> str:
+    return "float"
+
+
 def type_boolean() -> str:
     return "boolean"
 
