@@ -1,8 +1,13 @@
-"""The lint's rules on names and on the plan itself (no warehouse needed)."""
+"""The lint's rules on names and on the plan itself, and its exit codes."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from pipelines import plan_lint, tracking_plan
 from pipelines.plan_lint import ERROR, WARNING, CatalogRow, Finding, LintReport
@@ -94,3 +99,30 @@ def test_plan_check_lists_every_broken_rule_at_once(tmp_path: Path):
 
 def test_the_committed_plan_breaks_no_rule():
     assert tracking_plan.check()[1] == []
+
+
+def analytics(*arguments: str, **environment: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", "from pipelines.cli import main; main()", *arguments],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **environment},
+    )
+
+
+@pytest.mark.parametrize("command", [("plan", "lint"), ("run",)])
+def test_an_unreachable_warehouse_is_one_line_and_exit_2(command):
+    result = analytics(*command, ANALYTICS_WAREHOUSE_URL="postgresql://nobody@127.0.0.1:1/none")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("analytics: cannot connect to")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.integration
+def test_lint_before_any_build_says_to_build_first_and_exits_2(test_warehouse):
+    result = analytics("plan", "lint", ANALYTICS_WAREHOUSE_URL=test_warehouse.url())
+
+    assert result.returncode == 2
+    assert "run `analytics transform`" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
