@@ -15,6 +15,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import orjson
 
-from pipelines import warehouse
+from pipelines import loading, warehouse
 
 FILES = 20
 RESULTS = Path(__file__).with_name("results.json")
@@ -144,6 +145,8 @@ def main() -> None:
             )
     finally:
         warehouse.drop_database(target)
+        for pipeline_dir in loading.PIPELINES_DIR.glob(f"*{target.database}"):
+            shutil.rmtree(pipeline_dir)
     baseline_rate = events / baseline
     measures = {
         "copy_baseline_events_per_second": {"value": round(baseline_rate), "unit": "events/s"},

@@ -1,9 +1,10 @@
 """Runs dlt pipelines into the warehouse's raw schemas, fast and without losing a line.
 
-Sources parse their input into plain row dicts and hand them to a `TableBatches`, which
-turns them into typed Arrow tables: dlt then skips its row-by-row normalizer and loads
-them with PostgreSQL `COPY` (the csv loader file format). Lines that cannot be parsed
-become rows of the schema's `_rejected` table. Every run ends with a `LoadReport` whose
+Sources read JSON lines in chunks (`json_lines_items`): the ordinary messages of a chunk
+become typed Arrow columns at once, while an unusual message takes the per-message path
+(`TableBatches.add`) and a malformed one becomes a row of the schema's `_rejected` table.
+dlt gets typed Arrow tables, so it skips its row-by-row normalizer and loads them with
+PostgreSQL `COPY` (the csv loader file format). Every run ends with a `LoadReport` whose
 read / loaded / duplicate / rejected counts add up.
 """
 
@@ -12,14 +13,16 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable, Iterator
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 import dlt
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.pipeline import LoadInfo
 from dlt.pipeline.exceptions import PipelineStepFailed
@@ -33,31 +36,44 @@ from pipelines.warehouse import PROJECT_ROOT
 PIPELINES_DIR = PROJECT_ROOT / ".warehouse" / "dlt"
 REJECTED_TABLE = "_rejected"
 DEFAULT_MAX_REJECTED_SHARE = 0.01
-BATCH_ROWS = 20_000
+# Rows held across all tables before the largest table's batch goes to dlt: bounds memory
+# whatever the input size and the number of event tables.
+BUFFER_ROWS = 20_000
+CHUNK_LINES = 5_000
+READ_BYTES = 1 << 20
 
 console = Console(stderr=True)
 
 
-class _JsonHintNotice(logging.Filter):
-    """JSON columns travel as Arrow strings with a `json` hint, which dlt reports as a hint
-    difference on every batch; the destination stores them as jsonb as intended."""
+class _TextEncodedHintNotice(logging.Filter):
+    """JSON and timestamp columns travel as Arrow strings with a `json` or `timestamp` hint,
+    which dlt reports as a hint difference on every batch; the destination stores them as
+    jsonb and timestamptz as intended."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "when merging arrow schema with dlt schema" not in record.getMessage()
 
 
-logging.getLogger("dlt").addFilter(_JsonHintNotice())
+logging.getLogger("dlt").addFilter(_TextEncodedHintNotice())
+# Load files live only until they are copied in: gzipping them took a third of normalize.
+dlt.config["data_writer.disable_compression"] = True
 
 # A column's kind: how its values are stored. Values of another kind than the column's go to
 # a variant column `<name>__v_<kind>` (dlt's convention), so a type conflict never fails.
+# JSON and timestamps travel as text that PostgreSQL parses during COPY: Arrow's csv writer
+# spent ~2 µs formatting each timestamp, most of dlt's normalize step.
 ARROW_TYPES = {
     "bool": pa.bool_(),
     "bigint": pa.int64(),
     "double": pa.float64(),
     "text": pa.string(),
     "json": pa.string(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
+    "timestamp": pa.string(),
 }
+TEXT_ENCODED_KINDS = ("json", "timestamp")
+# An ISO 8601 UTC timestamp both Arrow and PostgreSQL read, to the microsecond (other
+# offsets take the per-message path, which converts them to UTC).
+UTC_TIMESTAMP = r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d{1,6})?Z?$"
 POSTGRES_KINDS = {
     "boolean": "bool",
     "bigint": "bigint",
@@ -108,57 +124,85 @@ class TableHints:
 
 
 class TableBatches:
-    """Buffers rows per table and yields them as typed Arrow tables with dlt hints.
+    """Buffers rows per table and yields them as typed Arrow tables with dlt hints: the
+    largest table's batch whenever `buffer_rows` rows are buffered in all.
 
-    `known_kinds` holds the kinds of columns that already exist (in the warehouse or
-    declared by the source); new columns take the kind of their first value.
+    Rows come either one by one (`add`, typed value by value) or as whole columns
+    (`add_columns`, typed column by column). `known_kinds` holds the kinds of columns that
+    already exist (in the warehouse or declared by the source); a new column takes the kind
+    of its first value.
     """
 
-    def __init__(self, known_kinds: dict[str, dict[str, str]], batch_rows: int = BATCH_ROWS):
+    def __init__(self, known_kinds: dict[str, dict[str, str]], buffer_rows: int = BUFFER_ROWS):
         self.kinds = {table: dict(columns) for table, columns in known_kinds.items()}
-        self.batch_rows = batch_rows
+        self.buffer_rows = buffer_rows
+        self.buffered_total = 0
         self.rows: dict[str, list[dict[str, Any]]] = {}
+        self.tables: dict[str, list[pa.Table]] = {}
+        self.buffered: dict[str, int] = {}
         self.hints: dict[str, TableHints] = {}
 
     def add(self, table: str, row: dict[str, Any], hints: TableHints) -> Iterator[Any]:
-        """Buffer `row`; yield the table's batch when it is full."""
-        buffered = self.rows.setdefault(table, [])
-        self.hints[table] = hints
-        buffered.append(row)
-        if len(buffered) >= self.batch_rows:
-            yield self._flush(table)
+        """Buffer `row`; yield a batch when the buffer is full."""
+        self.rows.setdefault(table, []).append(row)
+        yield from self._buffered(table, 1, hints)
+
+    def add_columns(self, table: str, columns: Columns, hints: TableHints) -> Iterator[Any]:
+        """Buffer rows given as equally long columns; yield a batch when the buffer is full."""
+        kinds = self._kinds(table, hints)
+        length = len(next(iter(columns.values())))
+        typed: dict[str, pa.Array] = {}
+        for name, values in columns.items():
+            if isinstance(values, EncodedColumn):
+                kind, values = values.kind, values.values
+            else:
+                kind = arrow_kind(values.type)
+            # Like a missing value, a column of nulls adds nothing (nor a column to the table).
+            if kind is not None and values.null_count < length:
+                column = _column_for(kinds, name, kind)
+                typed[column] = values.cast(ARROW_TYPES[kinds[column]])
+        for name in hints.columns:
+            if name not in typed:
+                typed[name] = pa.nulls(length, ARROW_TYPES[kinds[name]])
+        self.tables.setdefault(table, []).append(pa.table(typed))
+        yield from self._buffered(table, length, hints)
 
     def flush_all(self) -> Iterator[Any]:
-        for table in [table for table, rows in self.rows.items() if rows]:
+        for table in [table for table, count in self.buffered.items() if count]:
             yield self._flush(table)
 
-    def _flush(self, table: str) -> Any:
-        rows = self.rows.pop(table)
-        hints = self.hints[table]
+    def _buffered(self, table: str, rows: int, hints: TableHints) -> Iterator[Any]:
+        self.hints[table] = hints
+        self.buffered[table] = self.buffered.get(table, 0) + rows
+        self.buffered_total += rows
+        while self.buffered_total >= self.buffer_rows:
+            yield self._flush(max(self.buffered, key=self.buffered.__getitem__))
+
+    def _kinds(self, table: str, hints: TableHints) -> dict[str, str]:
         kinds = self.kinds.setdefault(table, {})
-        columns: dict[str, list[Any]] = {}
         for name, kind in hints.columns.items():
             kinds.setdefault(name, kind)
-            columns[name] = [None] * len(rows)
-        for position, row in enumerate(rows):
-            for name, value in row.items():
-                if value is None:
-                    continue
-                column = self._column_for(kinds, name, value)
-                values = columns.get(column)
-                if values is None:
-                    values = columns[column] = [None] * len(rows)
-                values[position] = _stored_value(kinds[column], value)
-        arrays = {
-            name: pa.array(values, ARROW_TYPES[kinds[name]]) for name, values in columns.items()
-        }
+        return kinds
+
+    def _flush(self, table: str) -> Any:
+        hints = self.hints[table]
+        kinds = self._kinds(table, hints)
+        parts = self.tables.pop(table, [])
+        rows = self.rows.pop(table, [])
+        if rows:
+            parts.append(self._rows_table(rows, hints, kinds))
+        self.buffered_total -= self.buffered[table]
+        self.buffered[table] = 0
+        batch = parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="default")
         column_hints: dict[str, dict[str, Any]] = {
-            name: {"data_type": "json"} for name in columns if kinds[name] == "json"
+            name: {"data_type": kinds[name]}
+            for name in batch.column_names
+            if kinds[name] in TEXT_ENCODED_KINDS
         }
         if hints.dedup_sort:
             column_hints.setdefault(hints.dedup_sort, {})["dedup_sort"] = "desc"
         return dlt.mark.with_hints(
-            pa.table(arrays),
+            batch,
             dlt.mark.make_hints(
                 table_name=table,
                 primary_key=list(hints.primary_key)
@@ -171,26 +215,144 @@ class TableBatches:
         )
 
     @staticmethod
-    def _column_for(kinds: dict[str, str], name: str, value: Any) -> str:
-        kind = value_kind(value)
-        existing = kinds.setdefault(name, kind)
-        if existing == kind or (existing == "double" and kind == "bigint"):
-            return name
-        if existing == "text" and kind != "json":
-            return name
-        variant = f"{name}__v_{kind}"
-        kinds.setdefault(variant, kind)
-        return variant
+    def _rows_table(
+        rows: list[dict[str, Any]], hints: TableHints, kinds: dict[str, str]
+    ) -> pa.Table:
+        columns: dict[str, list[Any]] = {name: [None] * len(rows) for name in hints.columns}
+        for position, row in enumerate(rows):
+            for name, value in row.items():
+                if value is None:
+                    continue
+                column = _column_for(kinds, name, value_kind(value))
+                values = columns.get(column)
+                if values is None:
+                    values = columns[column] = [None] * len(rows)
+                values[position] = _stored_value(kinds[column], value)
+        return pa.table(
+            {name: pa.array(values, ARROW_TYPES[kinds[name]]) for name, values in columns.items()}
+        )
+
+
+def _column_for(kinds: dict[str, str], name: str, kind: str) -> str:
+    """The column a value of `kind` goes to: `name`, or its variant when the kinds conflict."""
+    existing = kinds.setdefault(name, kind)
+    if existing == kind or (existing == "double" and kind == "bigint"):
+        return name
+    if existing == "text" and kind != "json":
+        return name
+    variant = f"{name}__v_{kind}"
+    kinds.setdefault(variant, kind)
+    return variant
 
 
 def _stored_value(kind: str, value: Any) -> Any:
     if kind == "json":
         return orjson.dumps(value).decode()
+    if kind == "timestamp":
+        return value.isoformat()
     if kind == "text" and not isinstance(value, str):
         return orjson.dumps(value).decode() if isinstance(value, dict | list) else str(value)
     if kind == "double":
         return float(value)
     return value
+
+
+@dataclass(frozen=True)
+class EncodedColumn:
+    """Values of a text-encoded kind (JSON, timestamps) as an Arrow text column."""
+
+    kind: str
+    values: pa.Array
+
+    def take(self, positions: list[int]) -> EncodedColumn:
+        return EncodedColumn(self.kind, self.values.take(positions))
+
+    def slice(self, offset: int, length: int) -> EncodedColumn:
+        return EncodedColumn(self.kind, self.values.slice(offset, length))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+Columns = dict[str, pa.Array | EncodedColumn]
+
+
+def arrow_kind(arrow_type: pa.DataType) -> str | None:
+    """The kind of an Arrow column built from JSON values; None for a column of nulls."""
+    if pa.types.is_null(arrow_type):
+        return None
+    if pa.types.is_boolean(arrow_type):
+        return "bool"
+    if pa.types.is_integer(arrow_type):
+        return "bigint"
+    if pa.types.is_floating(arrow_type):
+        return "double"
+    if pa.types.is_string(arrow_type):
+        return "text"
+    raise pa.ArrowTypeError(f"no column kind for Arrow type {arrow_type}")
+
+
+def json_text(values: list[Any]) -> EncodedColumn:
+    """JSON values as a JSON column (None stays null)."""
+    texts = [None if value is None else orjson.dumps(value) for value in values]
+    return EncodedColumn("json", pa.array(texts, pa.string()))
+
+
+def object_columns(objects: list[Any], prefix: str = "") -> Columns:
+    """Columns of a list of JSON objects (or None): nested objects flattened as
+    `<prefix>_<key>_<subkey>` (Segment Warehouses naming), lists kept whole as JSON text.
+    Raises an Arrow error (or OverflowError) when a key holds values of different types."""
+    columns: Columns = {}
+    values = pa.array(objects)
+    if pa.types.is_struct(values.type):
+        _flatten_struct(values, objects, prefix, (), columns)
+    return columns
+
+
+def _flatten_struct(
+    values: pa.StructArray,
+    objects: list[Any],
+    prefix: str,
+    path: tuple[str, ...],
+    columns: Columns,
+) -> None:
+    for field_type, child in zip(values.type, values.flatten(), strict=True):
+        name = snake_case(f"{prefix}_{field_type.name}" if prefix else field_type.name)
+        if not name:
+            continue
+        if pa.types.is_struct(field_type.type):
+            _flatten_struct(child, objects, name, (*path, field_type.name), columns)
+        elif pa.types.is_nested(field_type.type):
+            # Arrow pads lists of objects with null keys: take the JSON from the input.
+            field_path = (*path, field_type.name)
+            columns[name] = json_text([_value_at(item, field_path) for item in objects])
+        else:
+            columns[name] = child
+
+
+def _value_at(value: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def timestamp_column(values: list[Any] | pa.Array) -> EncodedColumn:
+    """ISO 8601 UTC texts (`Z` or no offset) as a timestamp column, each ending in `Z`;
+    raises an Arrow error for anything else (another offset or format, an impossible date)."""
+    texts = values if isinstance(values, pa.Array) else pa.array(values)
+    if pa.types.is_null(texts.type):
+        return EncodedColumn("timestamp", pa.nulls(len(texts), pa.string()))
+    if not pa.types.is_string(texts.type):
+        raise pa.ArrowInvalid(f"timestamps given as {texts.type}")
+    if not pc.all(pc.match_substring_regex(texts, UTC_TIMESTAMP)).as_py():
+        raise pa.ArrowInvalid("a timestamp is not an ISO 8601 UTC timestamp")
+    with_offset = pc.if_else(
+        pc.ends_with(texts, "Z"), texts, pc.binary_join_element_wise(texts, "Z", "")
+    )
+    with_offset.cast(pa.timestamp("us", tz="UTC"))
+    return EncodedColumn("timestamp", with_offset)
 
 
 @dataclass
@@ -202,6 +364,167 @@ class Rejection:
     line_number: int
     raw_text: str
     error: str
+
+    @classmethod
+    def of_line(
+        cls, source: str, file: str, line_number: int, line: bytes, error: Any
+    ) -> Rejection:
+        return cls(
+            source=source,
+            file=file,
+            line_number=line_number,
+            raw_text=line.decode("utf-8", errors="replace").rstrip("\r\n"),
+            error=str(error),
+        )
+
+
+RowsOf = Iterable[tuple[str, dict[str, Any], TableHints]]
+ColumnsOf = Iterable[tuple[str, Columns, TableHints]]
+
+
+@dataclass(frozen=True)
+class JsonLinesFormat:
+    """How a source turns its JSON lines into table rows, two ways.
+
+    `is_plain` says whether a message is ordinary (the usual types everywhere);
+    `plain_columns` turns a list of ordinary messages into typed columns per table at once
+    and raises an Arrow error (or OverflowError) when their values do not fit columns (a
+    key with values of different types, a timestamp Arrow cannot read). `message_rows`
+    turns any one message into rows, raising ValueError (or TypeError) with the reason
+    when it is malformed.
+    """
+
+    source: str
+    is_plain: Callable[[Any], bool]
+    plain_columns: Callable[[list[Any], str], ColumnsOf]
+    message_rows: Callable[[Any, str], RowsOf]
+
+
+def json_lines_items(
+    line_format: JsonLinesFormat,
+    stream: BinaryIO,
+    file: str,
+    batches: TableBatches,
+    counter: ReadCounter,
+) -> Iterator[Any]:
+    """Batches of the rows of one file's JSON lines (`stream`, decompressed), then its
+    `_rejected` rows.
+
+    Lines go in chunks of `CHUNK_LINES`: the ordinary messages of a chunk become columns at
+    once; the others, or all of them when their values do not fit columns, go message by
+    message, so a malformed line is rejected with its own line number and reason.
+    """
+    rejections: list[Rejection] = []
+    chunks = _line_chunks(line_format.source, stream, file, counter, rejections)
+    for first_number, lines in chunks:
+        yield from _chunk_items(
+            line_format,
+            range(first_number, first_number + len(lines)),
+            lines,
+            file,
+            batches,
+            counter,
+            rejections,
+        )
+    if rejections:
+        yield rejected_rows(rejections)
+
+
+def _line_chunks(
+    source: str, stream: BinaryIO, file: str, counter: ReadCounter, rejections: list[Rejection]
+) -> Iterator[tuple[int, list[bytes]]]:
+    """(number of the first line, lines) of each `CHUNK_LINES` lines of `stream`; a stream
+    that breaks off (a truncated or corrupt file) ends with a rejection of what follows its
+    last whole line."""
+    first_number, lines, rest = 1, [], b""
+    try:
+        while block := stream.read1(READ_BYTES):
+            lines.extend((rest + block).split(b"\n"))
+            rest = lines.pop()
+            while len(lines) >= CHUNK_LINES:
+                yield first_number, lines[:CHUNK_LINES]
+                del lines[:CHUNK_LINES]
+                first_number += CHUNK_LINES
+        if rest:
+            lines.append(rest)
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        reason = f"unreadable after this line: {error}"
+        counter.read += 1
+        counter.rejected += 1
+        after = first_number + len(lines)
+        rejections.append(Rejection.of_line(source, file, after, rest, reason))
+    if lines:
+        yield first_number, lines
+
+
+def _chunk_items(
+    line_format: JsonLinesFormat,
+    numbers: Sequence[int],
+    lines: list[bytes],
+    file: str,
+    batches: TableBatches,
+    counter: ReadCounter,
+    rejections: list[Rejection],
+) -> Iterator[Any]:
+    try:
+        messages = [orjson.loads(line) for line in lines]
+        counter.read += len(lines)
+    except orjson.JSONDecodeError:
+        numbers, lines, messages = _parse_one_by_one(
+            line_format.source, numbers, lines, file, counter, rejections
+        )
+    plain = [line_format.is_plain(message) for message in messages]
+    others = [position for position, is_plain in enumerate(plain) if not is_plain]
+    tables: list[tuple[str, Columns, TableHints]] = []
+    try:
+        if len(others) < len(messages):
+            chosen = [
+                message for message, is_plain in zip(messages, plain, strict=True) if is_plain
+            ]
+            tables = list(line_format.plain_columns(chosen, file))
+    except (pa.ArrowException, OverflowError):
+        others = list(range(len(messages)))
+    for position in others:
+        try:
+            rows = list(line_format.message_rows(messages[position], file))
+        except (ValueError, TypeError) as error:
+            counter.rejected += 1
+            rejections.append(
+                Rejection.of_line(
+                    line_format.source, file, numbers[position], lines[position], error
+                )
+            )
+            continue
+        for table, row, hints in rows:
+            yield from batches.add(table, row, hints)
+    for table, columns, hints in tables:
+        yield from batches.add_columns(table, columns, hints)
+
+
+def _parse_one_by_one(
+    source: str,
+    numbers: Sequence[int],
+    lines: list[bytes],
+    file: str,
+    counter: ReadCounter,
+    rejections: list[Rejection],
+) -> tuple[list[int], list[bytes], list[Any]]:
+    """The numbers, texts and messages of the lines that parse; blank lines are skipped,
+    the others rejected."""
+    parsed: tuple[list[int], list[bytes], list[Any]] = ([], [], [])
+    for number, line in zip(numbers, lines, strict=True):
+        if not line.strip():
+            continue
+        counter.read += 1
+        try:
+            message = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            counter.rejected += 1
+            rejections.append(Rejection.of_line(source, file, number, line, error))
+            continue
+        for values, value in zip(parsed, (number, line, message), strict=True):
+            values.append(value)
+    return parsed
 
 
 def rejected_rows(rejections: list[Rejection]) -> Any:

@@ -15,6 +15,7 @@ it ends, so younger hours are loaded but fetched again on the next run.
 from __future__ import annotations
 
 import gzip
+import itertools
 import os
 import tempfile
 import time
@@ -26,20 +27,25 @@ from pathlib import Path
 from typing import IO, Any
 
 import dlt
-import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 import requests
 
 from pipelines import warehouse
 from pipelines.errors import UserError
 from pipelines.loading import (
+    Columns,
+    EncodedColumn,
+    JsonLinesFormat,
     LoadReport,
     ReadCounter,
-    Rejection,
     TableBatches,
     TableHints,
-    rejected_rows,
+    json_lines_items,
+    json_text,
     run_counted,
     snake_case,
+    timestamp_column,
 )
 
 SOURCE = "amplitude"
@@ -118,6 +124,75 @@ def _timestamp(value: Any, field: str) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def is_plain(event: Any) -> bool:
+    """Whether an event is an object with an `$insert_id`, so it can join a chunk's columns
+    (whose values `plain_columns` checks a column at a time); `event_row` takes (or rejects)
+    any other."""
+    if event.__class__ is not dict:
+        return False
+    insert_id = event.get("$insert_id")
+    return insert_id.__class__ is str and bool(insert_id)
+
+
+def plain_columns(events: list[dict], source_file: str) -> Iterator[tuple[str, dict, TableHints]]:
+    """The `events` columns of events `is_plain` accepted: the rows `event_row` gives one
+    by one. Raises an Arrow error when a field's values do not fit a column (values of
+    different types, a JSON field holding no object, a text id given as a decimal)."""
+    columns: Columns = {}
+    for field in dict.fromkeys(itertools.chain.from_iterable(events)):
+        column = _column_name(field)
+        if not column:
+            continue
+        values = [event.get(field) for event in events]
+        if column in JSON_COLUMNS:
+            columns[column] = _json_objects(values, field)
+        elif column in TIMESTAMP_COLUMNS:
+            columns[column] = timestamp_column(values)
+        else:
+            columns[column] = _scalar_or_json(values, text=column in TEXT_ID_COLUMNS)
+    columns["_source_file"] = pa.array([source_file] * len(events), pa.string())
+    yield "events", columns, EVENT_HINTS
+
+
+def _json_objects(values: list[Any], field: str) -> EncodedColumn:
+    objects = json_text(values)
+    if not pc.all(pc.match_substring_regex(objects.values, r"^[\[{]")).as_py():
+        raise pa.ArrowInvalid(f"{field} holds a value that is no object")
+    return objects
+
+
+def _scalar_or_json(values: list[Any], text: bool) -> pa.Array | EncodedColumn:
+    """Scalars as a column of their type (integers as text when `text`), objects and lists
+    as JSON."""
+    try:
+        column = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        if all(value is None or value.__class__ in (dict, list) for value in values):
+            return json_text(values)
+        raise
+    if pa.types.is_nested(column.type):
+        return json_text(values)
+    if text and pa.types.is_integer(column.type):
+        return column.cast(pa.string())
+    if text and not (pa.types.is_string(column.type) or pa.types.is_null(column.type)):
+        raise pa.ArrowInvalid(f"a text id given as {column.type}")
+    return column
+
+
+def _column_name(field: str) -> str:
+    column = _column_names.get(field)
+    if column is None:
+        column = _column_names.setdefault(field, snake_case(field))
+    return column
+
+
+def _event_rows(event: Any, source_file: str) -> Iterator[tuple[str, dict, TableHints]]:
+    yield "events", event_row(event, source_file), EVENT_HINTS
+
+
+LINE_FORMAT = JsonLinesFormat(SOURCE, is_plain, plain_columns, _event_rows)
+
+
 def export_files(path: Path) -> list[Path]:
     """Export zips and extracted `.json.gz` files at `path` (a file or a folder), in order."""
     if path.is_file():
@@ -127,61 +202,26 @@ def export_files(path: Path) -> list[Path]:
     return sorted(file for file in path.rglob("*") if file.name.endswith((".zip", ".json.gz")))
 
 
-def _event_lines(file: Path, name: str | None = None) -> Iterator[tuple[str, IO[bytes]]]:
+def _event_streams(file: Path, name: str | None = None) -> Iterator[tuple[str, IO[bytes]]]:
     """(source file name, gunzipped stream) for each `.json.gz` of a zip or the file itself."""
     label = name or str(file)
     if zipfile.is_zipfile(file):
         with zipfile.ZipFile(file) as archive:
             for member in sorted(archive.namelist()):
                 if member.endswith(".json.gz"):
-                    with archive.open(member) as raw, gzip.open(raw, "rb") as lines:
-                        yield f"{label}/{member}", lines
+                    with archive.open(member) as raw, gzip.open(raw, "rb") as stream:
+                        yield f"{label}/{member}", stream
     else:
-        with gzip.open(file, "rb") as lines:
-            yield label, lines
-
-
-def _file_rows(
-    file: Path, counter: ReadCounter, rejections: list[Rejection], name: str | None = None
-) -> Iterator[dict[str, Any]]:
-    for source_file, lines in _event_lines(file, name):
-        line_number = 0
-        try:
-            for line_number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                counter.read += 1
-                try:
-                    yield event_row(orjson.loads(line), source_file)
-                except (ValueError, TypeError) as error:
-                    counter.rejected += 1
-                    rejections.append(_rejection(source_file, line_number, line, error))
-        except (OSError, EOFError, zipfile.BadZipFile) as error:
-            counter.read += 1
-            counter.rejected += 1
-            reason = f"unreadable after this line: {error}"
-            rejections.append(_rejection(source_file, line_number + 1, b"", reason))
-
-
-def _rejection(source_file: str, line_number: int, line: bytes, error: Any) -> Rejection:
-    return Rejection(
-        source=SOURCE,
-        file=source_file,
-        line_number=line_number,
-        raw_text=line.decode("utf-8", errors="replace").rstrip("\n"),
-        error=str(error),
-    )
+        with gzip.open(file, "rb") as stream:
+            yield label, stream
 
 
 def _events_of(
     files: Iterator[tuple[Path, str]], batches: TableBatches, counter: ReadCounter
 ) -> Iterator[Any]:
     for file, name in files:
-        rejections: list[Rejection] = []
-        for row in _file_rows(file, counter, rejections, name):
-            yield from batches.add("events", row, EVENT_HINTS)
-        if rejections:
-            yield rejected_rows(rejections)
+        for source_file, stream in _event_streams(file, name):
+            yield from json_lines_items(LINE_FORMAT, stream, source_file, batches, counter)
         counter.file_done()
     yield from batches.flush_all()
 

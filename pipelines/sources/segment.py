@@ -16,20 +16,24 @@ from pathlib import Path
 from typing import Any
 
 import dlt
-import orjson
+import pyarrow as pa
 from dlt.sources.filesystem import filesystem
 
 from pipelines import warehouse
 from pipelines.errors import UserError
 from pipelines.loading import (
+    Columns,
+    JsonLinesFormat,
     LoadReport,
     ReadCounter,
-    Rejection,
     TableBatches,
     TableHints,
-    rejected_rows,
+    json_lines_items,
+    json_text,
+    object_columns,
     run_counted,
     snake_case,
+    timestamp_column,
 )
 
 SOURCE = "segment"
@@ -104,48 +108,11 @@ def segment_messages(
         url, size = file["file_url"], file["size_in_bytes"]
         if loaded_files.get(url) == size:
             continue
-        rejections: list[Rejection] = []
-        with file.open(mode="rb", compression="disable") as raw:
-            for table, row, hints in _file_rows(raw, url, counter, rejections):
-                yield from batches.add(table, row, hints)
-        if rejections:
-            yield rejected_rows(rejections)
+        with file.open(mode="rb", compression="disable") as raw, gzip.open(raw, "rb") as stream:
+            yield from json_lines_items(LINE_FORMAT, stream, url, batches, counter)
         loaded_files[url] = size
         counter.file_done()
     yield from batches.flush_all()
-
-
-def _file_rows(
-    raw: Any, url: str, counter: ReadCounter, rejections: list[Rejection]
-) -> Iterator[tuple[str, dict[str, Any], TableHints]]:
-    line_number = 0
-    try:
-        with gzip.open(raw, "rb") as lines:
-            for line_number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                counter.read += 1
-                try:
-                    yield from message_rows(orjson.loads(line), url)
-                except (ValueError, TypeError) as error:
-                    counter.rejected += 1
-                    rejections.append(_rejection(url, line_number, line, error))
-    except (OSError, EOFError) as error:
-        counter.read += 1
-        counter.rejected += 1
-        rejections.append(
-            _rejection(url, line_number + 1, b"", f"unreadable gzip after this line: {error}")
-        )
-
-
-def _rejection(url: str, line_number: int, line: bytes, error: Any) -> Rejection:
-    return Rejection(
-        source=SOURCE,
-        file=url,
-        line_number=line_number,
-        raw_text=line.decode("utf-8", errors="replace").rstrip("\n"),
-        error=str(error),
-    )
 
 
 def message_rows(message: Any, source_file: str) -> Iterator[tuple[str, dict, TableHints]]:
@@ -248,6 +215,140 @@ def _timestamp(value: Any, field: str) -> datetime | None:
     except (TypeError, ValueError):
         raise ValueError(f"{field} is not an ISO 8601 timestamp: {value!r}") from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def is_plain(message: Any) -> bool:
+    """Whether a message has the usual types everywhere, so it can join a chunk's columns;
+    `message_rows` takes (or rejects) any other."""
+    if message.__class__ is not dict:
+        return False
+    message_id, user_id, anonymous_id = (
+        message.get("messageId"),
+        message.get("userId"),
+        message.get("anonymousId"),
+    )
+    if message_id.__class__ is not str or not message_id or not (user_id or anonymous_id):
+        return False
+    if not (_is_text(user_id) and _is_text(anonymous_id) and _is_object(message.get("context"))):
+        return False
+    message_type = message.get("type")
+    if message_type == "track":
+        event = message.get("event")
+        return (
+            event.__class__ is str
+            and bool(snake_case(event))
+            and _is_object(message.get("properties"))
+        )
+    if message_type in ("page", "screen"):
+        return _is_text(message.get("name")) and _is_object(message.get("properties"))
+    if message_type == "identify":
+        return _is_object(message.get("traits"))
+    if message_type == "group":
+        return _is_text(message.get("groupId")) and _is_object(message.get("traits"))
+    return message_type == "alias" and _is_text(message.get("previousId"))
+
+
+def _is_text(value: Any) -> bool:
+    return value is None or value.__class__ is str
+
+
+def _is_object(value: Any) -> bool:
+    return value is None or value.__class__ is dict
+
+
+def plain_columns(messages: list[dict], source_file: str) -> Iterator[tuple[str, dict, TableHints]]:
+    """The columns, per table, of messages `is_plain` accepted: the same rows as
+    `message_rows` gives one by one. Sorted by table first, each table's rows are a slice."""
+    messages = sorted(messages, key=_table_and_event)
+    common = {
+        "id": pa.array([message["messageId"] for message in messages], pa.string()),
+        "anonymous_id": _text_column(messages, "anonymousId"),
+        "user_id": _text_column(messages, "userId"),
+        **{
+            column: timestamp_column([message.get(field) for message in messages])
+            for field, column in TIMESTAMP_FIELDS.items()
+        },
+        **object_columns([message.get("context") for message in messages], "context"),
+        "_source_file": pa.array([source_file] * len(messages), pa.string()),
+    }
+    for message_type, start, stop in _runs([message["type"] for message in messages]):
+        typed = messages[start:stop]
+        rows = {name: values.slice(start, stop - start) for name, values in common.items()}
+        if message_type == "track":
+            yield from _track_columns(typed, rows)
+        elif message_type == "identify":
+            yield from _identify_columns(typed, rows)
+        else:
+            yield _other_columns(message_type, typed, rows)
+
+
+def _track_columns(tracks: list[dict], common: Columns) -> Iterator:
+    texts = [message["event"] for message in tracks]
+    events = [snake_case(text) for text in texts]
+    track = {
+        **common,
+        "event": pa.array(events, pa.string()),
+        "event_text": pa.array(texts, pa.string()),
+    }
+    properties = [message.get("properties") or {} for message in tracks]
+    yield "tracks", {**track, "properties": json_text(properties)}, HINTS_BY_TABLE["tracks"]
+    for event, start, stop in _runs(events):
+        columns = object_columns(properties[start:stop])
+        columns.update({name: values.slice(start, stop - start) for name, values in track.items()})
+        yield event, columns, EVENT_TABLE_HINTS
+
+
+def _table_and_event(message: dict) -> tuple[str, str]:
+    return message["type"], snake_case(message.get("event") or "")
+
+
+def _runs(keys: list[str]) -> Iterator[tuple[str, int, int]]:
+    """(key, start, stop) of each run of equal keys."""
+    start = 0
+    for position in range(1, len(keys) + 1):
+        if position == len(keys) or keys[position] != keys[start]:
+            yield keys[start], start, position
+            start = position
+
+
+def _identify_columns(identifies: list[dict], common: Columns) -> Iterator:
+    traits = [message.get("traits") or {} for message in identifies]
+    trait_columns = object_columns(traits)
+    yield (
+        "identifies",
+        {**trait_columns, **common, "traits": json_text(traits)},
+        HINTS_BY_TABLE["identifies"],
+    )
+    with_user = [position for position, message in enumerate(identifies) if message.get("userId")]
+    if with_user:
+        user = {**trait_columns, "id": common["user_id"], "received_at": common["received_at"]}
+        yield (
+            "users",
+            {name: values.take(with_user) for name, values in user.items()},
+            (HINTS_BY_TABLE["users"]),
+        )
+
+
+def _other_columns(message_type: str, messages: list[dict], common: dict) -> tuple:
+    table = TABLE_BY_TYPE[message_type]
+    columns = dict(common)
+    if message_type in ("page", "screen"):
+        columns["name"] = pa.array([message.get("name") for message in messages], pa.string())
+        columns["properties"] = json_text([message.get("properties") or {} for message in messages])
+    elif message_type == "group":
+        columns["group_id"] = _text_column(messages, "groupId")
+        columns["traits"] = json_text([message.get("traits") or {} for message in messages])
+    else:
+        columns["previous_id"] = _text_column(messages, "previousId")
+    return table, columns, HINTS_BY_TABLE[table]
+
+
+def _text_column(messages: list[dict], field: str) -> pa.Array:
+    """A text field of the messages; an empty text is null, as in `message_rows`."""
+    return pa.array([message.get(field) or None for message in messages], pa.string())
+
+
+LINE_FORMAT = JsonLinesFormat(SOURCE, is_plain, plain_columns, message_rows)
 
 
 def load(path: str | Path, target: warehouse.Connection) -> LoadReport:

@@ -20,7 +20,7 @@ from loader_fixtures import (
 )
 from moto.server import ThreadedMotoServer
 
-from pipelines import warehouse
+from pipelines import loading, warehouse
 from pipelines.sources import segment
 
 pytestmark = pytest.mark.integration
@@ -97,18 +97,35 @@ def analytics(target: warehouse.Connection, export: Path) -> subprocess.Popen:
     )
 
 
-@pytest.mark.parametrize("kill_after_seconds", [2.5, 5.0])
+def kill_when(process: subprocess.Popen, target: warehouse.Connection, pattern: str) -> None:
+    """SIGKILL `process` as soon as its dlt working directory holds a path like `pattern`."""
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        if any(loading.PIPELINES_DIR.glob(f"*{target.database}/{pattern}")):
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    process.communicate()
+
+
+# While extracting, a package's files sit under `normalize/<16-hex-digit hash>/`; while
+# loading, the jobs of a normalized package move to `completed_jobs` one by one.
+MIDWAY = {
+    "extracting": "normalize/" + "?" * 16 + "/*/new_jobs/*",
+    "loading": "load/normalized/*/completed_jobs/*",
+}
+
+
+@pytest.mark.parametrize("phase", sorted(MIDWAY))
 def test_a_load_killed_midway_and_rerun_ends_with_the_counts_of_a_clean_run(
-    fresh_warehouse, tmp_path, kill_after_seconds
+    fresh_warehouse, tmp_path, phase
 ):
     write_large_export(tmp_path)
     killed = analytics(fresh_warehouse, tmp_path)
-    time.sleep(kill_after_seconds)
-    killed.send_signal(signal.SIGKILL)
-    killed.communicate()
+    kill_when(killed, fresh_warehouse, MIDWAY[phase])
+    assert killed.returncode == -signal.SIGKILL, "the load finished before it was killed"
     rerun = analytics(fresh_warehouse, tmp_path)
 
-    assert killed.returncode == -signal.SIGKILL, "the load finished before it was killed"
     _, errors = rerun.communicate()
     assert rerun.returncode == 0, errors
     counts = {

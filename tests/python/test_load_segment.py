@@ -110,6 +110,22 @@ def test_malformed_lines_are_quarantined_with_reasons_and_the_rest_loads(fresh_w
     assert count(fresh_warehouse, "raw_segment.build_started") == 2
 
 
+def test_a_truncated_file_loads_its_whole_lines_and_rejects_the_rest(fresh_warehouse, tmp_path):
+    messages = [segment_message(message_id=f"m{number}", event="X") for number in range(3)]
+    path = write_segment_file(tmp_path, messages)
+    path.write_bytes(path.read_bytes()[:-12])
+
+    report = segment.load(tmp_path, fresh_warehouse)
+
+    assert (report.read, report.rejected) == (report.loaded + 1, 1)
+    assert 1 <= report.loaded <= 3
+    [(line_number, error)] = query(
+        fresh_warehouse, "select line_number, error from raw_segment._rejected"
+    )
+    assert line_number == report.loaded + 1
+    assert error.startswith("unreadable after this line")
+
+
 def test_duplicates_and_reruns_are_one_row_and_only_new_files_are_read(fresh_warehouse, tmp_path):
     first = segment_message(message_id="m1", event="Build Started")
     write_segment_file(tmp_path, [first, first, segment_message(message_id="m2", event="X")])

@@ -1,0 +1,199 @@
+"""The columnar path of the JSON-lines loaders gives exactly the rows, columns and kinds of
+the message-by-message path, and falls back to it whenever values do not fit columns."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from loader_fixtures import amplitude_event, segment_message
+
+from pipelines.loading import JsonLinesFormat, ReadCounter, TableBatches, json_lines_items
+from pipelines.loading import timestamp_column as to_timestamps
+from pipelines.sources import amplitude, segment
+
+SEGMENT_MESSAGES = [
+    segment_message(
+        "track",
+        "t1",
+        event="Project Created",
+        properties={
+            "org_id": "7",
+            "repo": {"provider": "github", "stars": 3},
+            "tags": ["a", "b"],
+            "steps": [{"name": "build"}, {"seconds": 3}],
+            "ratio": 1.5,
+        },
+        context={"library": {"name": "analytics.js"}, "groupId": "7", "locale": None},
+    ),
+    segment_message(
+        "track",
+        "t2",
+        user_id=None,
+        event="Project Created",
+        properties={"org_id": "8", "ratio": 0.5, "userId": "9", "plan": None},
+        context={"library": {"name": "analytics.js"}, "page": {"path": "/new"}},
+        timestamp="2024-01-01 10:00:00.5",
+    ),
+    segment_message("track", "t3", event="Build Started", properties=None),
+    segment_message("track", "t4", user_id="", event="Build Started", properties={}),
+    segment_message("identify", "i1", traits={"email": "a@x.io", "address": {"city": "Oslo"}}),
+    segment_message("identify", "i2", user_id=None, traits={"email": "b@x.io"}),
+    segment_message("page", "p1", name="Pricing", properties={"path": "/pricing"}),
+    segment_message("screen", "s1", name=None, properties=None),
+    segment_message("group", "g1", groupId="7", traits={"name": "Acme"}),
+    segment_message("alias", "a1", previousId="anon-1"),
+]
+
+
+def loaded_rows(
+    line_format: JsonLinesFormat,
+    messages: list[Any],
+    known_kinds: dict[str, dict[str, str]] | None = None,
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, str]]]:
+    """Rows per table (sorted, nulls left out, timestamps as instants) and column kinds."""
+    batches = TableBatches(known_kinds or {})
+    lines = io.BytesIO(b"".join(json.dumps(message).encode() + b"\n" for message in messages))
+    tables: dict[str, list[dict[str, Any]]] = {}
+    items = [*json_lines_items(line_format, lines, "file.gz", batches, ReadCounter())]
+    for item in [*items, *batches.flush_all()]:
+        kinds = batches.kinds[item.meta.hints["table_name"]]
+        rows = tables.setdefault(item.meta.hints["table_name"], [])
+        for row in item.data.to_pylist():
+            rows.append(
+                {
+                    name: datetime.fromisoformat(value) if kinds[name] == "timestamp" else value
+                    for name, value in row.items()
+                    if value is not None
+                }
+            )
+    for table, rows in tables.items():
+        key = "id" if "id" in batches.kinds[table] else "insert_id"
+        rows.sort(key=lambda row, key=key: row[key])
+    return tables, batches.kinds
+
+
+def message_by_message(line_format: JsonLinesFormat) -> JsonLinesFormat:
+    return dataclasses.replace(line_format, is_plain=lambda message: False)
+
+
+def columns_only(line_format: JsonLinesFormat) -> JsonLinesFormat:
+    """The format with the message-by-message path taken away: every line must fit columns."""
+
+    def no_fallback(message: Any, file: str) -> Any:
+        raise AssertionError(f"took the message-by-message path for {message}")
+
+    return dataclasses.replace(line_format, message_rows=no_fallback)
+
+
+def test_segment_columns_equal_the_message_by_message_rows():
+    columnar, columnar_kinds = loaded_rows(columns_only(segment.LINE_FORMAT), SEGMENT_MESSAGES)
+    reference, reference_kinds = loaded_rows(
+        message_by_message(segment.LINE_FORMAT), SEGMENT_MESSAGES
+    )
+
+    assert columnar == reference
+    assert columnar_kinds == reference_kinds
+    assert set(columnar) == {
+        "tracks",
+        "project_created",
+        "build_started",
+        "identifies",
+        "users",
+        "pages",
+        "screens",
+        "groups",
+        "aliases",
+    }
+    created = columnar["project_created"]
+    assert created[0]["repo_provider"] == "github"
+    assert created[0]["steps"] == '[{"name":"build"},{"seconds":3}]'
+    assert "user_id" not in created[1]
+    assert [row["id"] for row in columnar["users"]] == ["1"]
+
+
+def test_amplitude_columns_equal_the_message_by_message_rows():
+    events = [
+        amplitude_event("e1", data={"path": "/x"}, plan={}),
+        amplitude_event("e2", user_id=None, event_properties={"org_id": "8", "list": [1, 2]}),
+        amplitude_event("e3", groups={}, session_id=-1, event_time="2024-01-01 10:00:00"),
+    ]
+
+    columnar, columnar_kinds = loaded_rows(columns_only(amplitude.LINE_FORMAT), events)
+    reference, reference_kinds = loaded_rows(message_by_message(amplitude.LINE_FORMAT), events)
+
+    assert columnar == reference
+    assert columnar_kinds == reference_kinds
+    assert columnar["events"][0]["data"] == '{"path":"/x"}'
+
+
+def test_a_chunk_whose_values_do_not_fit_columns_loads_message_by_message():
+    messages = [
+        segment_message(message_id="b1", event="Build Failed", properties={"code": 1}),
+        segment_message(message_id="b2", event="Build Failed", properties={"code": "E42"}),
+        segment_message(message_id="b3", event="Build Failed", properties={"big": 2**70}),
+    ]
+
+    columnar, kinds = loaded_rows(segment.LINE_FORMAT, messages)
+    reference, _ = loaded_rows(message_by_message(segment.LINE_FORMAT), messages)
+
+    assert columnar == reference
+    assert kinds["build_failed"]["code"] == "bigint"
+    assert kinds["build_failed"]["code__v_text"] == "text"
+    assert [row.get("code__v_text") for row in columnar["build_failed"]] == [None, "E42", None]
+
+
+def test_integers_and_decimals_of_one_key_in_a_chunk_make_a_double_column():
+    messages = [
+        segment_message(message_id="r1", event="Build Failed", properties={"ratio": 1}),
+        segment_message(message_id="r2", event="Build Failed", properties={"ratio": 0.5}),
+    ]
+
+    columnar, kinds = loaded_rows(columns_only(segment.LINE_FORMAT), messages)
+
+    assert kinds["build_failed"]["ratio"] == "double"
+    assert [row["ratio"] for row in columnar["build_failed"]] == [1.0, 0.5]
+
+
+def test_a_column_conflicting_with_the_warehouse_goes_to_its_variant():
+    messages = [segment_message(message_id="b1", event="Build Failed", properties={"code": "E1"})]
+    known = {"build_failed": {"code": "bigint"}}
+
+    columnar, _ = loaded_rows(columns_only(segment.LINE_FORMAT), messages, known)
+    reference, _ = loaded_rows(message_by_message(segment.LINE_FORMAT), messages, known)
+
+    assert columnar == reference
+    assert columnar["build_failed"][0]["code__v_text"] == "E1"
+    assert "code" not in columnar["build_failed"][0]
+
+
+def test_utc_timestamps_end_in_z():
+    texts = to_timestamps(["2024-01-01T10:00:00.000Z", "2024-01-01 10:00:00.5", None])
+
+    assert texts.kind == "timestamp"
+    assert texts.values.to_pylist() == [
+        "2024-01-01T10:00:00.000Z",
+        "2024-01-01 10:00:00.5Z",
+        None,
+    ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "yesterday",
+        "2024-02-30T10:00:00Z",
+        "2024-01-01",
+        "2024-01-01T10:00:00.1234567Z",
+        "2024-01-01T11:00:00+01:00",
+        1704067200,
+    ],
+)
+def test_timestamps_arrow_or_postgres_might_read_differently_do_not_fit_columns(value):
+    with pytest.raises(pa.ArrowException):
+        to_timestamps(["2024-01-01T10:00:00Z", value])
