@@ -1,9 +1,9 @@
-{#- The var analytics__org_attribution, validated: `none` or `all_member_orgs`. -#}
+{#- The var org_attribution, validated: `none` or `all_member_orgs`. -#}
 {% macro org_attribution() -%}
-    {%- set attribution = var('analytics__org_attribution') -%}
+    {%- set attribution = var('org_attribution') -%}
     {%- if execute and attribution not in ('none', 'all_member_orgs') -%}
         {{ exceptions.raise_compiler_error(
-            "var analytics__org_attribution must be 'none' or 'all_member_orgs', not '"
+            "var org_attribution must be 'none' or 'all_member_orgs', not '"
             ~ attribution ~ "'"
         ) }}
     {%- endif -%}

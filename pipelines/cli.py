@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.progress import Progress, TextColumn
 
 from pipelines import warehouse
 from pipelines.errors import NotBuiltYet, UserError
-from pipelines.loading import DEFAULT_MAX_REJECTED_SHARE, LoadReport
+
+if TYPE_CHECKING:  # the loaders import dlt and pyarrow (70 MB): only the load commands pay
+    from pipelines.loading import LoadReport
 
 DEMO_DATA = warehouse.EMBEDDED_DIR / "demo-data"
+DEFAULT_MAX_REJECTED_SHARE = 0.01
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,9 +56,7 @@ def stop() -> None:
 def status() -> None:
     """Say whether the warehouse is running and where."""
     if not warehouse.is_embedded():
-        target = warehouse.connection()
-        target.connect().close()
-        click.echo(f"external warehouse reachable at {target.url()}")
+        click.echo(f"external warehouse reachable at {warehouse.connection().url()}")
         return
     server = warehouse.EmbeddedServer()
     if server.is_running():
@@ -65,9 +68,7 @@ def status() -> None:
 @warehouse_group.command()
 def url() -> None:
     """Print a libpq URL for psql and BI tools (starts the embedded warehouse)."""
-    target = warehouse.connection()
-    target.connect().close()
-    click.echo(target.url())
+    click.echo(warehouse.connection().url())
 
 
 @warehouse_group.command()
@@ -80,9 +81,10 @@ def env() -> None:
         "PGPORT": str(target.port),
         "PGUSER": target.user,
         "PGDATABASE": target.database,
+        **warehouse.SESSION_TIME_ZONE,
     }
     for name, value in settings.items():
-        click.echo(f"export {name}='{value}'")
+        click.echo(f"export {name}={shlex.quote(value)}")
 
 
 @cli.command()
@@ -418,6 +420,9 @@ def main() -> None:
         sys.exit(2)
     except UserError as error:
         click.echo(f"analytics: {error}", err=True)
+        sys.exit(2)
+    except OSError as error:  # an unwritable --out, a full disk: the environment, not a bug
+        click.echo(f"analytics: {_one_line(str(error))}", err=True)
         sys.exit(2)
     sys.exit(exit_code if isinstance(exit_code, int) else 0)
 

@@ -35,7 +35,6 @@ from pipelines.warehouse import PROJECT_ROOT
 
 PIPELINES_DIR = PROJECT_ROOT / ".warehouse" / "dlt"
 REJECTED_TABLE = "_rejected"
-DEFAULT_MAX_REJECTED_SHARE = 0.01
 # Rows held across all tables before the largest table's batch goes to dlt: bounds memory
 # whatever the input size and the number of event tables.
 BUFFER_ROWS = 20_000

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipelines.warehouse import EMBEDDED_DIR, PROJECT_ROOT, Connection
+from pipelines.warehouse import EMBEDDED_DIR, PROJECT_ROOT, SESSION_TIME_ZONE, Connection
 
 PROFILE_TEMPLATE = PROJECT_ROOT / "profiles.example.yml"
 PROFILES_DIR = EMBEDDED_DIR / "profiles"
@@ -27,5 +27,5 @@ def dbt(arguments: Sequence[str], target: Connection) -> int:
         "--profiles-dir",
         str(PROFILES_DIR),
     ]
-    environment = {**os.environ, **target.dbt_environment()}
+    environment = {**os.environ, **target.dbt_environment(), **SESSION_TIME_ZONE}
     return subprocess.run(command, env=environment, cwd=PROJECT_ROOT).returncode

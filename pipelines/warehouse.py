@@ -31,6 +31,8 @@ EMBEDDED_USER = "postgres"
 # PostgreSQL refuses to run as root; as root the server runs as this system user.
 EMBEDDED_SYSTEM_USER = "embedded_postgres"
 HOST = "127.0.0.1"
+# Day, week and month boundaries in the marts are UTC whatever the server's own time zone.
+SESSION_TIME_ZONE = {"PGTZ": "UTC"}
 
 
 @dataclass(frozen=True)
@@ -121,10 +123,12 @@ def is_embedded() -> bool:
 
 
 def connection() -> Connection:
-    """The warehouse connection; starts the embedded server when it is the default."""
+    """The warehouse connection, checked to answer; starts the embedded server by default."""
     external_url = os.environ.get(WAREHOUSE_URL_VARIABLE)
     if external_url:
-        return Connection.from_url(external_url)
+        target = Connection.from_url(external_url)
+        target.connect().close()  # unreachable or refused: one clear line, before any work
+        return target
     port = EmbeddedServer().start()
     target = Connection(HOST, port, EMBEDDED_USER, "", EMBEDDED_DATABASE)
     ensure_database(target)
@@ -172,7 +176,8 @@ class EmbeddedServer:
             "--wait",
             "--timeout=60",
             f"--log={self.log_file}",
-            f"--options=-c port={port} -c listen_addresses={HOST} -c unix_socket_directories=''",
+            f"--options=-c port={port} -c listen_addresses={HOST} -c unix_socket_directories=''"
+            " -c timezone=UTC",
         )
         self.port_file.write_text(f"{port}\n")
         return port

@@ -1,7 +1,7 @@
 {#-
     The one place that says which events an entity did: `entity_id, event_id, event_name,
     occurred_at` for users (the stitched user of each event) or orgs (the event's own org;
-    events without one are left out unless `analytics__org_attribution` is
+    events without one are left out unless `org_attribution` is
     `all_member_orgs`: then they count for every org the user belonged to at that moment, as
     int_events_attributed_to_orgs attributes them; `org_attribution` validates the var).
 -#}

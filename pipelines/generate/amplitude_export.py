@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import random
 import shutil
-from collections import defaultdict
 from pathlib import Path
 
 import orjson
 
 from pipelines.generate.config import GeneratorConfig
-from pipelines.generate.files import GzipLines, write_zip
+from pipelines.generate.files import GzipLines, LaterLines, write_zip
 from pipelines.generate.simulation import (
     GROUPS_AS_LIST,
     IN_CONTEXT,
@@ -72,9 +71,10 @@ COUNTRIES = (("United States", "California", "San Francisco"), ("Germany", "Berl
 
 
 class AmplitudeExport:
-    """Writes each day's hourly files to a staging folder, then zips them."""
+    """Writes each day's hourly files to a staging folder, then zips them; lines uploaded on
+    a later day wait in `scratch` as `<hour> <line>`."""
 
-    def __init__(self, out: Path, config: GeneratorConfig) -> None:
+    def __init__(self, out: Path, config: GeneratorConfig, scratch: Path) -> None:
         self.root = out / "amplitude"
         self.staging = self.root / ".staging"
         self.config = config
@@ -84,15 +84,18 @@ class AmplitudeExport:
         self._day: int | None = None
         self._day_index = -1
         self._files: dict[tuple[int, int], GzipLines] = {}
-        self._later: defaultdict[int, list[tuple[int, bytes]]] = defaultdict(list)
+        self._later = LaterLines(scratch / "amplitude-later")
+        self._stream = str(PROJECT_ID)
         self._last_line: tuple[int, bytes] | None = None
         self.counts = {"lines": 0, "duplicates": 0, "malformed": 0, "late": 0}
 
     def start_day(self, day: int) -> None:
         self._day = day
         self._day_index += 1
-        for hour, line in self._later.pop(day, []):
-            self._write_line(hour, line)
+        if (self._stream, day) in self._later.waiting():
+            for stored in self._later.take((self._stream, day)):
+                hour, line = stored.split(b" ", 1)
+                self._write_line(int(hour), line)
 
     def end_day(self) -> None:
         if self._last_line is not None:
@@ -116,7 +119,7 @@ class AmplitudeExport:
 
     def close(self) -> None:
         """Zip what was uploaded after the last day into its own (later) days."""
-        for day in sorted(self._later):
+        for _, day in self._later.waiting():
             self.start_day(day)
             self.end_day()
 
@@ -152,7 +155,7 @@ class AmplitudeExport:
             self._write_line(hour, line)
         else:
             assert self._day is not None and uploaded_day > self._day, "upload from the past"
-            self._later[uploaded_day].append((hour, line))
+            self._later.add((self._stream, uploaded_day), b"%d %s" % (hour, line))
 
     def _write_line(self, hour: int, line: bytes) -> None:
         part = 0

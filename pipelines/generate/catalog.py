@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipelines import tracking_plan
+
 # (id, name, tier, monthly price in cents); tier 0 is free.
 PLANS = (
     ("free", "Free", 0, 0),
@@ -25,15 +27,16 @@ LANGUAGES = {
 }
 VCS_PROVIDERS = {"github": 65, "gitlab": 25, "bitbucket": 10}
 
+# Legacy aliases and the names they stand for come from the tracking plan, their one home;
+# a test checks that every other name used here is planned too.
+PLAN = tracking_plan.load()
+CANONICAL_NAMES = PLAN.canonical_names()  # every name an app may send -> its canonical name
 PLAN_UPGRADE_CLICKED = "Plan Upgrade Clicked"
-# Event names as the apps send them -> canonical tracking-plan names.
-LEGACY_ALIASES = {
-    "click-plan-update": PLAN_UPGRADE_CLICKED,
-    "update-plan-clicked": PLAN_UPGRADE_CLICKED,
-}
-# The web app sends the old name from its legacy billing page, the mobile app its own.
-WEB_UPGRADE_CLICK_NAMES = {"click-plan-update": 6, PLAN_UPGRADE_CLICKED: 4}
-MOBILE_UPGRADE_CLICK_NAME = "update-plan-clicked"
+_UPGRADE_CLICK_ALIASES = PLAN.event(PLAN_UPGRADE_CLICKED).aliases
+# The web app sends the plan's first legacy name from its old billing page, mostly; the
+# mobile app sends the last one.
+WEB_UPGRADE_CLICK_NAMES = {_UPGRADE_CLICK_ALIASES[0]: 6, PLAN_UPGRADE_CLICKED: 4}
+MOBILE_UPGRADE_CLICK_NAME = _UPGRADE_CLICK_ALIASES[-1]
 
 DERIVED_EVENT_BY_CHANGE_TYPE = {
     "upgrade": "Plan Upgraded",
@@ -51,7 +54,8 @@ LEADING_INDICATORS = {
 
 
 def canonical_name(name: str) -> str:
-    return LEGACY_ALIASES.get(name, name)
+    """The plan's canonical name of a name an app sent (the generator sends no others)."""
+    return CANONICAL_NAMES[name]
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,26 @@
 """`analytics generate`: simulate the company day by day and stream every export to disk.
 
-Each organization's day goes straight to the writers; only the people, memberships and
-plan changes (for the production tables), the lines due in later day folders, the truth
-counters and the funnel events inside open windows are kept, so memory grows with the
-number of organizations and users, not with the number of events.
+Each organization's day goes straight to the export writers, each new user and plan change
+straight to the production tables' files. What stays in memory is the world that can still
+act (organizations and their members, in slotted objects), the truth counters and the
+funnel events inside open windows: memory grows with the number of organizations and
+users, at a few hundred bytes each, not with the number of events.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from pipelines.generate.amplitude_export import AmplitudeExport
 from pipelines.generate.config import GeneratorConfig
-from pipelines.generate.production import prepare_database, write_production
+from pipelines.generate.production import ProductionRows, prepare_database, write_production
 from pipelines.generate.segment_export import SegmentExport
-from pipelines.generate.simulation import Event, Org, PlanChange, World
+from pipelines.generate.simulation import Event, Org, PlanChange, User, World
 from pipelines.generate.timestamps import DAY_US, day_number
 from pipelines.generate.truth import SIGNUP, Truth
 from pipelines.warehouse import Connection
@@ -45,24 +47,28 @@ def generate(
         if path.is_dir():
             shutil.rmtree(path)
         path.unlink(missing_ok=True)
-    segment = SegmentExport(out, config)
-    amplitude = AmplitudeExport(out, config)
-    truth = Truth(config)
-    world = World(config, _Router(config, segment, amplitude, truth))
-    first_day = day_number(config.start_us)
-    for day in range(config.days):
-        segment.start_day(first_day + day)
-        amplitude.start_day(first_day + day)
-        world.simulate_day(day)
-        segment.end_day()
-        amplitude.end_day()
-        truth.end_day(config.start_us + (day + 1) * DAY_US)
-        if on_day is not None:
-            on_day(day + 1, truth.messages)
-    segment.close()
-    amplitude.close()
-    if production is not None:
-        write_production(world, production)
+    with tempfile.TemporaryDirectory(prefix="analytics-generate-") as scratch_name:
+        scratch = Path(scratch_name)  # files that wait for the end of the run or a later day
+        rows = ProductionRows(scratch) if production is not None else None
+        segment = SegmentExport(out, config, scratch)
+        amplitude = AmplitudeExport(out, config, scratch)
+        truth = Truth(config)
+        world = World(config, _Router(config, segment, amplitude, truth, rows))
+        first_day = day_number(config.start_us)
+        for day in range(config.days):
+            segment.start_day(first_day + day)
+            amplitude.start_day(first_day + day)
+            world.simulate_day(day)
+            segment.end_day()
+            amplitude.end_day()
+            truth.end_day(config.start_us + (day + 1) * DAY_US)
+            if on_day is not None:
+                on_day(day + 1, truth.messages)
+        segment.close()
+        amplitude.close()
+        if production is not None and rows is not None:
+            rows.finish(world)
+            write_production(rows, production)
     manifest = truth.manifest(world, {"segment": segment.counts, "amplitude": amplitude.counts})
     (out / "truth.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
@@ -92,10 +98,12 @@ class _Router:
         segment: SegmentExport,
         amplitude: AmplitudeExport,
         truth: Truth,
+        production: ProductionRows | None,
     ) -> None:
         self.segment = segment
         self.amplitude = amplitude
         self.truth = truth
+        self.production = production
         self._drop_share = config.signup_drop
         self._drop_source = config.signup_drop_source
         first_day = day_number(config.start_us)
@@ -121,6 +129,13 @@ class _Router:
 
     def plan_change(self, change: PlanChange, org: Org) -> None:
         self.truth.record_plan_change(change, org)
+        if self.production is not None:
+            self.production.add_plan_change(change)
+
+    def signed_up(self, user: User, at: int) -> None:
+        self.truth.record_signup(at)
+        if self.production is not None:
+            self.production.add_user(user, at)
 
     def _drops(self, event: Event) -> bool:
         """Of the n signups on a day in the stretch, drop ceil(n x share): the first of the
@@ -143,3 +158,6 @@ class _MessageCounter:
 
     def plan_change(self, change: PlanChange, org: Org) -> None:
         """Plan changes are not messages."""
+
+    def signed_up(self, user: User, at: int) -> None:
+        """Nor are signups (their events come through `events`)."""

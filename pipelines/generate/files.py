@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import io
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 # Level 1: the exports hold tens of gigabytes of JSON at 10M events; level 6 would make
 # compression half the run time for files only about 25% smaller.
@@ -48,3 +50,33 @@ def write_zip(path: Path, members: list[tuple[str, Path]]) -> None:
             with source.open("rb") as data, archive.open(info, "w") as entry:
                 while chunk := data.read(1 << 20):
                     entry.write(chunk)
+
+
+class LaterLines:
+    """Lines due in a later day's files, kept on disk until that day, so late arrivals cost
+    no memory however many there are. Keyed by (stream, day), one file per key."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self._files: dict[tuple[str, int], BinaryIO] = {}
+
+    def add(self, key: tuple[str, int], line: bytes) -> None:
+        file = self._files.get(key)
+        if file is None:
+            file = self._files[key] = (self.folder / f"{key[0]}-{key[1]}.jsonl").open("wb")
+        file.write(line)
+        file.write(b"\n")
+
+    def waiting(self) -> list[tuple[str, int]]:
+        return sorted(self._files)
+
+    def take(self, key: tuple[str, int]) -> Iterator[bytes]:
+        """The key's lines in the order they were added; they are gone afterwards."""
+        file = self._files.pop(key)
+        file.close()
+        path = Path(file.name)
+        with path.open("rb") as lines:
+            for line in lines:
+                yield line[:-1]
+        path.unlink()

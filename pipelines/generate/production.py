@@ -1,23 +1,27 @@
 """The production database in the reference schema (contract §5), written with COPY.
 
-Each run drops and recreates the five tables in schema `public`, so a rerun replaces them.
+Rows go to CSV files as the simulation makes them, never to a list in memory: users and plan
+changes are final when made; organizations and memberships change until the last day, so
+they are written from the world's state at the end. Each run then drops and recreates the
+five tables in schema `public` (a rerun replaces them) and COPYs the files in.
 """
 
 from __future__ import annotations
 
 import csv
-import io
-from collections.abc import Iterable
+from collections import Counter
+from pathlib import Path
 
 import psycopg2
 
 from pipelines.errors import UserError
 from pipelines.generate import catalog
-from pipelines.generate.simulation import World
+from pipelines.generate.simulation import PlanChange, User, World
 from pipelines.generate.timestamps import amplitude_time
 from pipelines.warehouse import Connection, ensure_database
 
-COPY_CHUNK_ROWS = 50_000
+TABLES = ("organizations", "users", "memberships", "plans", "subscription_changes")  # FK order
+COPY_READ_BYTES = 1 << 20
 SCHEMA = """
 drop table if exists subscription_changes, memberships, plans, users, organizations;
 create table organizations (
@@ -69,77 +73,91 @@ def prepare_database(target: Connection) -> None:
         raise UserError(f"cannot create the production database {target.url()}: {error}") from None
 
 
-def write_production(world: World, target: Connection) -> dict[str, int]:
-    """Recreate the tables in `target`; return rows per table."""
-    tables = _rows(world)
+class ProductionRows:
+    """One CSV file per table in `folder`, in COPY's csv format: an unquoted empty field is
+    NULL (the data has no empty strings)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.paths = {table: folder / f"{table}.csv" for table in TABLES}
+        self.counts: Counter[str] = Counter()
+        self._files = {table: path.open("w", newline="") for table, path in self.paths.items()}
+        self._writers = {
+            table: csv.writer(file, lineterminator="\n") for table, file in self._files.items()
+        }
+
+    def add_user(self, user: User, created_at: int) -> None:
+        self._write("users", (user.id, user.email, _time(created_at), _time(created_at)))
+
+    def add_plan_change(self, change: PlanChange) -> None:
+        changed_at = _time(change.changed_at)
+        self._write(
+            "subscription_changes",
+            (
+                change.id,
+                change.org_id,
+                changed_at,
+                change.from_plan_id,
+                change.to_plan_id,
+                change.changed_by_user_id,
+                changed_at,
+            ),
+        )
+
+    def finish(self, world: World) -> None:
+        """Write the rows that were still changing, and close the files."""
+        for plan in catalog.PLANS:
+            self._write("plans", plan)
+        for org in world.orgs:
+            self._write(
+                "organizations",
+                (
+                    org.id,
+                    org.name,
+                    _time(org.created_at),
+                    org.language,
+                    org.vcs_provider,
+                    _time(org.updated_at),
+                ),
+            )
+            for membership in org.memberships:
+                self._write(
+                    "memberships",
+                    (
+                        membership.id,
+                        membership.user.id,
+                        membership.org_id,
+                        membership.role,
+                        _time(membership.created_at),
+                        _time(membership.deleted_at),
+                        _time(membership.deleted_at or membership.created_at),
+                    ),
+                )
+        for file in self._files.values():
+            file.close()
+
+    def _write(self, table: str, row: tuple) -> None:
+        self._writers[table].writerow(row)
+        self.counts[table] += 1
+
+
+def write_production(rows: ProductionRows, target: Connection) -> dict[str, int]:
+    """Recreate the tables in `target` and COPY the finished files in; return rows per table."""
     connection = target.connect()
     try:
         connection.autocommit = False
         with connection, connection.cursor() as cursor:
             cursor.execute(SCHEMA)
-            for table, rows in tables.items():
-                for start in range(0, len(rows), COPY_CHUNK_ROWS):
-                    chunk = _csv(rows[start : start + COPY_CHUNK_ROWS])
-                    cursor.copy_expert(f"copy {table} from stdin with (format csv)", chunk)
+            for table in TABLES:
+                with rows.paths[table].open() as file:
+                    cursor.copy_expert(
+                        f"copy {table} from stdin with (format csv)", file, COPY_READ_BYTES
+                    )
     except psycopg2.Error as error:
         raise UserError(f"cannot write the production tables to {target.url()}: {error}") from None
     finally:
         connection.close()
-    return {table: len(rows) for table, rows in tables.items()}
-
-
-def _rows(world: World) -> dict[str, list[tuple]]:
-    return {
-        "organizations": [
-            (
-                org.id,
-                org.name,
-                _time(org.created_at),
-                org.language,
-                org.vcs_provider,
-                _time(org.updated_at),
-            )
-            for org in world.orgs
-        ],
-        "users": [
-            (user.id, user.email, _time(user.created_at), _time(user.created_at))
-            for user in world.users
-        ],
-        "memberships": [
-            (
-                membership.id,
-                membership.user.id,
-                membership.org_id,
-                membership.role,
-                _time(membership.created_at),
-                _time(membership.deleted_at),
-                _time(membership.deleted_at or membership.created_at),
-            )
-            for membership in world.memberships
-        ],
-        "plans": list(catalog.PLANS),
-        "subscription_changes": [
-            (
-                change.id,
-                change.org_id,
-                _time(change.changed_at),
-                change.from_plan_id,
-                change.to_plan_id,
-                change.changed_by_user_id,
-                _time(change.changed_at),
-            )
-            for change in world.plan_changes
-        ],
-    }
+    return {table: rows.counts[table] for table in TABLES}
 
 
 def _time(us: int | None) -> str | None:
     return None if us is None else amplitude_time(us) + "+00"
-
-
-def _csv(rows: Iterable[tuple]) -> io.StringIO:
-    """CSV for COPY: an unquoted empty field is NULL (the data has no empty strings)."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    buffer.seek(0)
-    return buffer

@@ -13,13 +13,13 @@ truncated lines, and signups missing from this source (decided by the caller).
 from __future__ import annotations
 
 import random
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import orjson
 
 from pipelines.generate.config import GeneratorConfig
-from pipelines.generate.files import GzipLines
+from pipelines.generate.files import GzipLines, LaterLines
 from pipelines.generate.simulation import IN_CONTEXT, Event, between
 from pipelines.generate.timestamps import DAY_US, HOUR_US, SECOND_US, day_number, iso_millis
 
@@ -43,9 +43,9 @@ MOBILE_APP = {"name": "Example CI", "version": "3.2.0", "build": "320"}
 
 
 class SegmentExport:
-    """Writes one day folder at a time; lines due in a later folder wait in memory."""
+    """Writes one day folder at a time; lines due in a later folder wait in `scratch`."""
 
-    def __init__(self, out: Path, config: GeneratorConfig) -> None:
+    def __init__(self, out: Path, config: GeneratorConfig, scratch: Path) -> None:
         self.root = out / "segment-logs"
         self.config = config
         self._details = random.Random(f"{config.seed}:segment-details")
@@ -55,16 +55,16 @@ class SegmentExport:
         self._day_index = -1
         self._files: dict[str, GzipLines] = {}
         self._part: Counter[str] = Counter()
-        self._later: defaultdict[tuple[str, int], list[bytes]] = defaultdict(list)
+        self._later = LaterLines(scratch / "segment-later")
         self._last_line = b""
         self.counts = {"lines": 0, "duplicates": 0, "malformed": 0, "late": 0}
 
     def start_day(self, day: int) -> None:
         self._day = day
         self._day_index += 1
-        for source, waiting_day in sorted(self._later):
+        for source, waiting_day in self._later.waiting():
             if waiting_day == day:
-                for line in self._later.pop((source, waiting_day)):
+                for line in self._later.take((source, waiting_day)):
                     self._write_line(source, line)
 
     def end_day(self) -> None:
@@ -82,7 +82,7 @@ class SegmentExport:
 
     def close(self) -> None:
         """Write what arrived after the last day into its own (later) day folders."""
-        for day in sorted({day for _, day in self._later}):
+        for day in sorted({day for _, day in self._later.waiting()}):
             self.start_day(day)
             self.end_day()
 
@@ -126,7 +126,7 @@ class SegmentExport:
             self._write_line(source, line)
         else:
             assert self._day is not None and received_day > self._day, "message from the past"
-            self._later[source, received_day].append(line)
+            self._later.add((source, received_day), line)
 
     def _write_line(self, source: str, line: bytes) -> None:
         file = self._files.get(source)

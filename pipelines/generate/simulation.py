@@ -6,8 +6,9 @@ builds, look at the plan page and click upgrade, and some upgrade, often paid fo
 `billing` member who does nothing else. Paying organizations may downgrade or cancel.
 
 Everything is drawn from one seeded random generator in a fixed order, so a seed gives the
-same world. Each organization's events for a day go to the sink as one time-sorted batch;
-nothing is kept beyond the people, memberships and plan changes the production tables need.
+same world. Each organization's events for a day go to the sink as one time-sorted batch,
+and each new user and plan change as it happens; the world keeps only what can still act:
+its organizations and their members, in slotted objects.
 """
 
 from __future__ import annotations
@@ -58,18 +59,18 @@ class Event:
 class User:
     id: int
     email: str
-    created_at: int
     anonymous_id: str
-    device_id: str
-    amplitude_id: int
+    device_id: str | None  # users of the mobile app only
     engagement: float
-    uses_mobile: bool
-    clock_skew_us: int
     is_billing: bool
     memberships: list[Membership] = field(default_factory=list)
     last_org_id: int | None = None
     choice_day: int = -1
     chosen_org_id: int | None = None
+
+    @property
+    def uses_mobile(self) -> bool:
+        return self.device_id is not None
 
 
 @dataclass(slots=True)
@@ -91,6 +92,7 @@ class PlanChange:
     to_plan_id: str | None
     changed_by_user_id: int
     change_type: str
+    by_billing_member: bool
 
 
 @dataclass(slots=True)
@@ -107,7 +109,6 @@ class Org:
     id: int
     key: str
     name: str
-    domain: str
     created_at: int
     language: str
     vcs_provider: str
@@ -121,11 +122,17 @@ class Org:
     early_activity: dict[str, int] = field(default_factory=dict)
     pending: list[Pending] = field(default_factory=list)
 
+    @property
+    def domain(self) -> str:
+        return f"{self.name.lower().replace(' ', '')}{self.id}.io"
+
 
 class Sink(Protocol):
     def events(self, batch: list[Event]) -> None: ...
 
     def plan_change(self, change: PlanChange, org: Org) -> None: ...
+
+    def signed_up(self, user: User, at: int) -> None: ...
 
 
 class World:
@@ -137,8 +144,8 @@ class World:
         self.rng = random.Random(config.seed)
         self.orgs: list[Org] = []
         self.users: list[User] = []
-        self.memberships: list[Membership] = []
-        self.plan_changes: list[PlanChange] = []
+        self.membership_count = 0
+        self.plan_change_count = 0
         self.pre_signup_page_views = 0
         self.users_with_pre_signup_page_views = 0
         self._creation_times = sorted(
@@ -167,7 +174,6 @@ class World:
             id=org_id,
             key=str(org_id),
             name=name,
-            domain=f"{name.lower().replace(' ', '')}{org_id}.io",
             created_at=created_at,
             language=_weighted(rng, {k: w for k, (w, _) in catalog.LANGUAGES.items()}),
             vcs_provider=_weighted(rng, catalog.VCS_PROVIDERS),
@@ -196,19 +202,21 @@ class World:
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         domain = "gmail.com" if rng.random() < 0.2 else org.domain
         is_billing = role == "billing"
+        anonymous_id = self._uuid()
+        device_id = self._uuid().upper()
+        engagement = 0.0 if is_billing else rng.betavariate(2, 2.5)
+        uses_mobile = not is_billing and rng.random() < 0.3
+        rng.gauss(0, 2)  # unused since the first version; still drawn so seeds keep their data
         user = User(
             id=user_id,
             email=f"{first}.{last}.{user_id}@{domain}",
-            created_at=at,
-            anonymous_id=self._uuid(),
-            device_id=self._uuid().upper(),
-            amplitude_id=100_000_000 + user_id * 7919,
-            engagement=0.0 if is_billing else rng.betavariate(2, 2.5),
-            uses_mobile=not is_billing and rng.random() < 0.3,
-            clock_skew_us=int(rng.gauss(0, 2)) * SECOND_US,
+            anonymous_id=anonymous_id,
+            device_id=device_id if uses_mobile else None,
+            engagement=engagement,
             is_billing=is_billing,
         )
         self.users.append(user)
+        self.sink.signed_up(user, at)
         if not is_billing:
             visits = sorted(
                 at - rng.randint(120_000, 7_200_000) * 1000 for _ in range(_visits(rng))
@@ -229,8 +237,8 @@ class World:
         return user
 
     def _join(self, batch: list[Event], org: Org, user: User, role: str, at: int) -> None:
-        membership = Membership(len(self.memberships) + 1, user, org.id, role, at)
-        self.memberships.append(membership)
+        self.membership_count += 1
+        membership = Membership(self.membership_count, user, org.id, role, at)
         org.memberships.append(membership)
         user.memberships.append(membership)
         if not user.is_billing:
@@ -519,10 +527,17 @@ class World:
             change_type = "upgrade"
         else:
             change_type = "downgrade"
+        self.plan_change_count += 1
         change = PlanChange(
-            len(self.plan_changes) + 1, org.id, at, from_plan_id, to_plan_id, by.id, change_type
+            self.plan_change_count,
+            org.id,
+            at,
+            from_plan_id,
+            to_plan_id,
+            by.id,
+            change_type,
+            by.is_billing,
         )
-        self.plan_changes.append(change)
         org.plan_id, org.updated_at = to_plan_id, at
         org.plan_changes += 1
         if change_type == "upgrade" and org.first_upgraded_at is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import tempfile
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -15,8 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from pipelines import tracking_plan
 from pipelines.generate import GeneratorConfig, generate, orgs_for_events
-from pipelines.generate.catalog import canonical_name
+from pipelines.generate.catalog import (
+    DEFAULT_FUNNELS,
+    DERIVED_EVENT_BY_CHANGE_TYPE,
+    LEADING_INDICATORS,
+    canonical_name,
+)
 
 FLAWED = GeneratorConfig(
     seed=11,
@@ -123,6 +130,18 @@ def test_same_seed_writes_byte_identical_files(tmp_path):
 
     assert contents(first) == contents(second)
     assert contents(first) != contents(other_seed)
+
+
+def test_a_run_with_many_late_lines_leaves_no_scratch_file_behind(tmp_path, monkeypatch):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+
+    truth = generate(tmp_path / "out", GeneratorConfig(seed=2, orgs=10, days=6, late_rate=0.5))
+
+    assert truth["input_lines"]["segment"]["late"] > 50
+    assert truth["input_lines"]["amplitude"]["late"] > 10
+    assert list(scratch.iterdir()) == []
 
 
 def test_a_rerun_into_the_same_folder_replaces_the_previous_data_set(tmp_path):
@@ -294,6 +313,20 @@ def test_legacy_event_names_are_mixed_with_the_canonical_one(flawed):
     assert names["segment"]["click-plan-update"] > 0
     assert names["segment"]["Plan Upgrade Clicked"] > 0
     assert names["amplitude"]["update-plan-clicked"] > 0
+
+
+def test_every_event_name_sent_or_derived_is_in_the_tracking_plan(flawed):
+    plan = tracking_plan.load()
+    sent = {message["event"] for _, message in flawed.segment if message["type"] == "track"}
+    sent |= {row["event_type"] for _, _, row in flawed.amplitude}
+
+    assert all(plan.canonical_name(name) is not None for name in sent)
+    for name in DERIVED_EVENT_BY_CHANGE_TYPE.values():
+        assert plan.event(name).origin == "derived"
+    for funnel in DEFAULT_FUNNELS:
+        assert all(plan.canonical_name(step) == step for step in funnel.steps)
+    for name in LEADING_INDICATORS:
+        assert plan.event(name).origin == "tracked"
 
 
 def test_org_context_rides_in_every_place_the_contract_lists(flawed):

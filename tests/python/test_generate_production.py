@@ -96,7 +96,13 @@ def test_production_tables_follow_the_reference_schema_and_match_the_truth(
     assert query(production_database, "select count(*) from organizations") == [
         (truth["organizations"],)
     ]
+    assert query(production_database, "select count(*) from memberships") == [
+        (truth["memberships"],)
+    ]
     assert dict(query(production_database, "select id, tier from plans")) == PLAN_TIERS
+    assert query(production_database, "select count(*) from subscription_changes") == [
+        (sum(truth["plan_changes_by_type"].values()),)
+    ]
     assert query(
         production_database,
         "select count(*) from subscription_changes where to_plan_id is null",

@@ -26,7 +26,7 @@ events_in_own_org as (
 
 -- An event without an organization (a view aggregating all of a user's orgs) counts for
 -- every organization the user was a member of at that moment (joined at or before it, not
--- yet left), when the var analytics__org_attribution is `all_member_orgs`.
+-- yet left), when the var org_attribution is `all_member_orgs`.
 events_in_member_orgs as (
 
     select distinct

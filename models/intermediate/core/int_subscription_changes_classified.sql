@@ -41,8 +41,10 @@ changes_with_plans as (
 
 ),
 
--- Precedence: a cancellation, then a return after one, then the tier comparison; a move
--- between plans of the same tier counts by its price.
+-- Precedence: a cancellation, then the tier comparison (contract: an upgrade is a move to a
+-- higher tier, no plan counting as tier 0, so a paid return after a cancellation is an
+-- upgrade), then a return to a free plan after a cancellation; a move between plans of the
+-- same tier counts by its price.
 classified as (
 
     select
@@ -58,9 +60,9 @@ classified as (
         to_mrr_cents - from_mrr_cents as mrr_delta_cents,
         case
             when to_plan_id is null then 'cancel'
-            when previous_change_id is not null and previous_to_plan_id is null then 'reactivate'
             when to_tier > from_tier then 'upgrade'
             when to_tier < from_tier then 'downgrade'
+            when previous_change_id is not null and previous_to_plan_id is null then 'reactivate'
             when from_plan_id is null then 'new'
             when to_mrr_cents > from_mrr_cents then 'upgrade'
             else 'downgrade'

@@ -4,20 +4,32 @@ with events as (
 
 ),
 
+-- Product activity only: a plan change recorded in production is not the entity returning.
+product_events as (
+
+    select
+        user_id,
+        org_id,
+        occurred_at
+    from events
+    where source != 'production'
+
+),
+
 entity_events as (
 
     select
         'user' as entity_type,
         user_id as entity_id,
         occurred_at
-    from events
+    from product_events
     where user_id is not null
     union all
     select
         'org' as entity_type,
         org_id as entity_id,
         occurred_at
-    from events
+    from product_events
     where org_id is not null
 
 ),
