@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from dataclasses import replace
@@ -310,10 +311,53 @@ def transform(context: click.Context) -> None:
     sys.exit(dbt(["build", *context.args], warehouse.connection()))
 
 
-@cli.command()
-def run() -> None:
-    """The scheduled job: every configured load, then transform and checks."""
-    raise NotBuiltYet("run")
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option(
+    "--segment-path",
+    envvar="ANALYTICS_SEGMENT_PATH",
+    help="Segment export to load: a folder or s3://bucket/prefix (or ANALYTICS_SEGMENT_PATH).",
+)
+@click.option(
+    "--amplitude-path",
+    envvar="ANALYTICS_AMPLITUDE_PATH",
+    type=click.Path(path_type=Path),
+    help="Amplitude export zips on disk (or ANALYTICS_AMPLITUDE_PATH). Without it, the "
+    "Export API is read, resuming after the last hour loaded, when AMPLITUDE_API_KEY is set.",
+)
+@click.option(
+    "--production-url",
+    envvar="ANALYTICS_PRODUCTION_URL",
+    help="postgresql:// URL of the production database (or ANALYTICS_PRODUCTION_URL).",
+)
+@MAX_REJECTED_SHARE_OPTION
+@click.pass_context
+def run(
+    context: click.Context,
+    segment_path: str | None,
+    amplitude_path: Path | None,
+    production_url: str | None,
+    max_rejected_share: float,
+) -> None:
+    """The scheduled job: every configured load, then `dbt source freshness`, `dbt build`
+    (arguments after `--` go to it) and the tracking-plan lint; ends with a summary.
+    Exit 0 when all passed or warned, 1 on a failed check, 2 when something could not run."""
+    from rich.console import Console
+
+    from pipelines.run import RunConfig, print_summary
+    from pipelines.run import run as run_job
+
+    config = RunConfig(
+        segment_path=segment_path,
+        amplitude_path=amplitude_path,
+        amplitude_api=bool(os.environ.get("AMPLITUDE_API_KEY")),
+        production_url=production_url,
+        max_rejected_share=max_rejected_share,
+        dbt_arguments=tuple(context.args),
+    )
+    console = Console(soft_wrap=True)
+    summary = run_job(config, warehouse.connection(), console)
+    print_summary(summary, console)
+    sys.exit(summary.exit_code)
 
 
 @cli.command()
@@ -330,9 +374,21 @@ def plan() -> None:
 
 
 @plan.command()
-def lint() -> None:
-    """Check the tracking plan and the event names seen in the warehouse."""
-    raise NotBuiltYet("plan lint")
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The tracking plan file. [default: tracking_plan.yml in the project]",
+)
+def lint(plan_path: Path | None) -> None:
+    """Check the tracking plan, then the event names and properties in the warehouse (as of
+    the last build): exit 1 on any error; declared legacy aliases are only warnings."""
+    from pipelines import plan_lint, tracking_plan
+
+    report = plan_lint.lint(warehouse.connection(), plan_path or tracking_plan.PLAN_PATH)
+    plan_lint.print_report(report)
+    sys.exit(report.exit_code)
 
 
 @cli.command()

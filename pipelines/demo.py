@@ -15,6 +15,16 @@ console = Console()
 
 # The 15% story: signups silently missing from Amplitude for a stretch of days.
 DEMO_DATA_SET = GeneratorConfig(signup_drop=0.15)
+# So the build completes and the summary shows what the completeness test found.
+WARN_ON_COMPLETENESS = "{analytics__completeness_severity: warn}"
+
+INCOMPLETE_SIGNUPS = """
+    select source, count(*), min(day), max(day), sum(expected - observed)
+    from marts.rpt_event_completeness
+    where check_name = 'signups' and completeness < 0.98
+    group by source
+    order by source
+"""
 
 FUNNELS = """
     select
@@ -64,7 +74,7 @@ def run_demo(data_dir: Path) -> int:
     for raw_schema, load in loads:
         console.print(f"[green]✓[/] loaded {raw_schema} ({load().summary()})")
     console.print("running dbt build …")
-    exit_code = dbt(["build", "--quiet"], target)
+    exit_code = dbt(["build", "--quiet", "--vars", WARN_ON_COMPLETENESS], target)
     if exit_code != 0:
         console.print("[red]✗[/] dbt build failed")
         return exit_code
@@ -74,6 +84,12 @@ def run_demo(data_dir: Path) -> int:
 
 
 def _print_summary(target: warehouse.Connection) -> None:
+    for source, days, first_day, last_day, missing in _query(target, INCOMPLETE_SIGNUPS):
+        console.print(
+            f"[yellow]![/] {missing} signups production recorded are missing from {source} "
+            f"on {days} days between {first_day} and {last_day} (marts.rpt_event_completeness; "
+            "`analytics run` fails on this)"
+        )
     funnels = Table(title="Funnels (marts.fct_funnel_progress)")
     for column in ("funnel", "entity", "entered", "converted", "rate"):
         funnels.add_column(column, justify="left" if column in ("funnel", "entity") else "right")

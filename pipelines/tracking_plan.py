@@ -72,7 +72,17 @@ class TrackingPlan:
 
 
 def load(path: Path = PLAN_PATH) -> TrackingPlan:
-    """Read and validate the plan; every problem is a UserError naming the file."""
+    """Read and validate the plan; any broken rule is a UserError naming the file."""
+    plan, problems = check(path)
+    if problems:
+        raise UserError(f"{path}: " + "; ".join(problems))
+    return plan
+
+
+def check(path: Path = PLAN_PATH) -> tuple[TrackingPlan, list[str]]:
+    """Read the plan and list every rule it breaks (`analytics plan lint` reports them all).
+    The plan returned holds every event with a name, its valid properties only. A missing
+    or unreadable file is a UserError."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -81,9 +91,15 @@ def load(path: Path = PLAN_PATH) -> TrackingPlan:
         raise UserError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(document, dict) or not isinstance(document.get("events"), list):
         raise UserError(f"{path}: expected a mapping with an `events` list")
-    plan = TrackingPlan(tuple(_parse_event(path, entry) for entry in document["events"]))
-    _check_names_are_unique(path, plan)
-    return plan
+    problems: list[str] = []
+    events = []
+    for entry in document["events"]:
+        event = _parse_event(entry, problems)
+        if event is not None:
+            events.append(event)
+    plan = TrackingPlan(tuple(events))
+    problems.extend(_duplicate_names(plan))
+    return plan, problems
 
 
 def seed_csv(plan: TrackingPlan) -> str:
@@ -105,50 +121,60 @@ def write_seed(plan_path: Path = PLAN_PATH, seed_path: Path = SEED_PATH) -> Path
     return seed_path
 
 
-def _parse_event(path: Path, entry: object) -> PlannedEvent:
+def _parse_event(entry: object, problems: list[str]) -> PlannedEvent | None:
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-        raise UserError(f"{path}: every event needs a `name`: {entry!r}")
+        problems.append(f"every event needs a `name`: {entry!r}")
+        return None
     name = entry["name"]
     if not TITLE_CASE.match(name):
-        raise UserError(f"{path}: event `{name}` is not Object Action in Title Case")
+        problems.append(f"event `{name}` is not Object Action in Title Case")
     for required in ("description", "owner", "origin"):
         if not entry.get(required):
-            raise UserError(f"{path}: event `{name}` has no `{required}`")
-    if entry["origin"] not in ORIGINS:
-        raise UserError(f"{path}: event `{name}` has origin `{entry['origin']}`, not {ORIGINS}")
+            problems.append(f"event `{name}` has no `{required}`")
+    if entry.get("origin") and entry["origin"] not in ORIGINS:
+        problems.append(f"event `{name}` has origin `{entry['origin']}`, not {ORIGINS}")
     aliases = entry.get("aliases") or []
     if not isinstance(aliases, list) or not all(isinstance(alias, str) for alias in aliases):
-        raise UserError(f"{path}: event `{name}` aliases must be a list of names")
+        problems.append(f"event `{name}` aliases must be a list of names")
+        aliases = []
+    properties = entry.get("properties") or {}
+    if not isinstance(properties, dict):
+        problems.append(f"event `{name}` properties must be a mapping of name to spec")
+        properties = {}
     return PlannedEvent(
         name=name,
-        description=str(entry["description"]),
-        owner=str(entry["owner"]),
-        origin=entry["origin"],
+        description=str(entry.get("description") or ""),
+        owner=str(entry.get("owner") or ""),
+        origin=str(entry.get("origin") or ""),
         aliases=tuple(aliases),
         properties=tuple(
-            _parse_property(path, name, property_name, spec)
-            for property_name, spec in (entry.get("properties") or {}).items()
+            parsed
+            for property_name, spec in properties.items()
+            if (parsed := _parse_property(name, property_name, spec, problems)) is not None
         ),
     )
 
 
-def _parse_property(path: Path, event: str, name: str, spec: object) -> EventProperty:
+def _parse_property(
+    event: str, name: str, spec: object, problems: list[str]
+) -> EventProperty | None:
     if not SNAKE_CASE.match(name):
-        raise UserError(f"{path}: property `{name}` of `{event}` is not snake_case")
+        problems.append(f"property `{name}` of `{event}` is not snake_case")
     if not isinstance(spec, dict) or spec.get("type") not in PROPERTY_TYPES:
-        raise UserError(
-            f"{path}: property `{name}` of `{event}` needs a type among {PROPERTY_TYPES}"
-        )
+        problems.append(f"property `{name}` of `{event}` needs a type among {PROPERTY_TYPES}")
+        return None
     return EventProperty(name=name, type=spec["type"], required=bool(spec.get("required")))
 
 
-def _check_names_are_unique(path: Path, plan: TrackingPlan) -> None:
+def _duplicate_names(plan: TrackingPlan) -> list[str]:
     seen: set[str] = set()
+    problems = []
     for event in plan.events:
         for sent_name in (event.name, *event.aliases):
             if sent_name in seen:
-                raise UserError(f"{path}: the name `{sent_name}` appears twice in the plan")
+                problems.append(f"the name `{sent_name}` appears twice in the plan")
             seen.add(sent_name)
+    return problems
 
 
 if __name__ == "__main__":

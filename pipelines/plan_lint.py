@@ -1,0 +1,242 @@
+"""`analytics plan lint`: the tracking plan's own rules, then the event names and properties
+the warehouse holds against it.
+
+Levels: anything that breaks the plan is an error (exit 1); a legacy alias the plan declares
+is a warning (it maps to its canonical name; the tracking code should still migrate). Name
+findings read `marts.rpt_event_catalog`, where dbt computes near duplicates (one place for
+that rule); property findings read `marts.fct_events`. Both are as of the last `dbt build`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+from psycopg2.extras import execute_values
+from rich.console import Console
+from rich.markup import escape
+
+from pipelines import tracking_plan
+from pipelines.errors import UserError
+from pipelines.tracking_plan import TITLE_CASE, TrackingPlan
+from pipelines.warehouse import Connection
+
+ERROR = "error"
+WARNING = "warning"
+MAX_EXAMPLES = 3
+
+CATALOG_QUERY = """
+    select source_event_name, source, events, near_duplicate_of
+    from marts.rpt_event_catalog
+    order by source_event_name, source
+"""
+
+# One row per planned (event, property) rule; `org_id` absent from the properties is read
+# from the event's organization context (contract section 4: Segment `context.groupId`,
+# Amplitude `groups`), which dbt resolved into `fct_events.org_id`.
+PROPERTY_QUERY = f"""
+    with rules (event_name, property_name, property_type, is_required) as (
+        values %s
+    ),
+
+    checked as (
+        select
+            events.event_id,
+            events.source,
+            rules.event_name,
+            rules.property_name,
+            rules.property_type,
+            rules.is_required,
+            coalesce(
+                nullif(events.properties -> rules.property_name, 'null'::jsonb),
+                case when rules.property_name = 'org_id' then to_jsonb(events.org_id) end
+            ) as value
+        from marts.fct_events as events
+        inner join rules on events.event_name = rules.event_name
+    ),
+
+    judged as (
+        select
+            *,
+            value is null and is_required as is_missing,
+            value is not null and not (
+                jsonb_typeof(value) = property_type
+                or (
+                    property_type = 'integer'
+                    and jsonb_typeof(value) = 'number'
+                    and value::text::numeric = trunc(value::text::numeric)
+                )
+            ) as is_wrong_type
+        from checked
+    )
+
+    select
+        event_name,
+        property_name,
+        property_type,
+        count(*) as events,
+        count(*) filter (where is_missing) as missing,
+        count(*) filter (where is_wrong_type) as wrong_type,
+        (array_agg(source || ' ' || event_id order by event_id)
+            filter (where is_missing))[1:{MAX_EXAMPLES}] as missing_examples,
+        (array_agg(source || ' ' || event_id || ': ' || value::text order by event_id)
+            filter (where is_wrong_type))[1:{MAX_EXAMPLES}] as wrong_type_examples
+    from judged
+    group by event_name, property_name, property_type
+    having count(*) filter (where is_missing or is_wrong_type) > 0
+    order by event_name, property_name
+"""
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str
+    rule: str
+    message: str
+    count: int = 0
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CatalogRow:
+    source_event_name: str
+    source: str
+    events: int
+    near_duplicate_of: str | None
+
+
+@dataclass(frozen=True)
+class LintReport:
+    findings: tuple[Finding, ...]
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return tuple(finding for finding in self.findings if finding.level == ERROR)
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(finding for finding in self.findings if finding.level == WARNING)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.errors else 0
+
+    def summary(self) -> str:
+        return f"{_counted(len(self.errors), 'error')}, {_counted(len(self.warnings), 'warning')}"
+
+
+def lint(target: Connection, plan_path: Path = tracking_plan.PLAN_PATH) -> LintReport:
+    """Check the plan file, then the warehouse against it."""
+    plan, problems = tracking_plan.check(plan_path)
+    findings = [Finding(ERROR, "plan", problem) for problem in problems]
+    findings.extend(name_findings(plan, read_catalog(target)))
+    findings.extend(property_findings(target, plan))
+    return LintReport(tuple(findings))
+
+
+def read_catalog(target: Connection) -> list[CatalogRow]:
+    return [CatalogRow(*row) for row in _query(target, CATALOG_QUERY)]
+
+
+def name_findings(plan: TrackingPlan, catalog: list[CatalogRow]) -> list[Finding]:
+    """At most one finding per name sent, the most specific: a declared legacy alias
+    (warning), else an unplanned name that nearly duplicates another, one that is not
+    Object Action in Title Case, or any other unplanned name (errors)."""
+    by_name: dict[str, list[CatalogRow]] = defaultdict(list)
+    for row in catalog:
+        by_name[row.source_event_name].append(row)
+    canonical_names = plan.canonical_names()
+    findings = []
+    for name, rows in by_name.items():
+        canonical = canonical_names.get(name)
+        if canonical == name:
+            continue
+        count = sum(row.events for row in rows)
+        examples = tuple(f"{row.source}: {row.events} events" for row in rows)
+        near = next((row.near_duplicate_of for row in rows if row.near_duplicate_of), None)
+        if canonical is not None:
+            level, rule = WARNING, "legacy alias"
+            message = f"`{name}` is a declared alias of `{canonical}`: migrate the tracking code"
+        elif near is not None:
+            level, rule = ERROR, "near duplicate"
+            message = (
+                f"`{name}` is not in the plan and nearly duplicates `{near}`: "
+                "fix the tracking code or declare it as an alias"
+            )
+        elif not TITLE_CASE.match(name):
+            level, rule = ERROR, "name format"
+            message = f"`{name}` is not in the plan and not Object Action in Title Case"
+        else:
+            level, rule = ERROR, "unplanned"
+            message = f"`{name}` is not in the plan: add it or stop sending it"
+        findings.append(Finding(level, rule, message, count, examples))
+    return findings
+
+
+def property_findings(target: Connection, plan: TrackingPlan) -> list[Finding]:
+    """Required properties missing and properties of the wrong type, per event."""
+    rules = [
+        (event.name, prop.name, prop.type, prop.required)
+        for event in plan.events
+        for prop in event.properties
+    ]
+    if not rules:
+        return []
+    findings = []
+    for row in _query(target, PROPERTY_QUERY, rules):
+        event, prop, prop_type, events, missing, wrong, missing_examples, wrong_examples = row
+        if missing:
+            findings.append(
+                Finding(
+                    ERROR,
+                    "missing property",
+                    f"`{event}` lacks its required `{prop}` in {missing} of {events} events",
+                    missing,
+                    tuple(missing_examples),
+                )
+            )
+        if wrong:
+            findings.append(
+                Finding(
+                    ERROR,
+                    "wrong type",
+                    f"`{event}` has `{prop}` not of type {prop_type} in {wrong} of {events} events",
+                    wrong,
+                    tuple(wrong_examples),
+                )
+            )
+    return findings
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def print_report(report: LintReport, console: Console | None = None) -> None:
+    """One line per finding, errors first, then the totals."""
+    console = console or Console(soft_wrap=True)
+    for finding in sorted(report.findings, key=lambda finding: finding.level != ERROR):
+        mark = "[red]✗[/]" if finding.level == ERROR else "[yellow]![/]"
+        detail = f" ({finding.count} events" if finding.count else " ("
+        detail += "; e.g. " if finding.count and finding.examples else ""
+        detail += ", ".join(finding.examples) + ")"
+        console.print(f"{mark} {finding.rule}: {escape(finding.message)}{escape(detail)}")
+    colour = "red" if report.errors else "green"
+    console.print(f"[{colour}]tracking plan lint: {report.summary()}[/]")
+
+
+def _query(target: Connection, sql: str, rules: list[tuple] | None = None) -> list[tuple]:
+    try:
+        with target.cursor() as cursor:
+            if rules is None:
+                cursor.execute(sql)
+                return cursor.fetchall()
+            # One statement for every rule: execute_values splits pages into statements.
+            return execute_values(cursor, sql, rules, page_size=len(rules), fetch=True)
+    except psycopg2.errors.UndefinedTable:
+        raise UserError(
+            "the warehouse has no marts yet: run `analytics transform` (or `analytics run`) "
+            "before `analytics plan lint`"
+        ) from None

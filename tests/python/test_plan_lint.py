@@ -1,0 +1,128 @@
+"""The lint's rules on names and on the plan itself, and its exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines import plan_lint, tracking_plan
+from pipelines.plan_lint import ERROR, WARNING, CatalogRow, Finding, LintReport
+
+PLAN = tracking_plan.load()
+
+
+def findings_by_name(rows: list[CatalogRow]) -> dict[str, Finding]:
+    findings = plan_lint.name_findings(PLAN, rows)
+    return {finding.message.split("`")[1]: finding for finding in findings}
+
+
+def test_canonical_names_raise_nothing():
+    rows = [CatalogRow("Build Started", "segment", 10, None)]
+
+    assert plan_lint.name_findings(PLAN, rows) == []
+
+
+def test_a_declared_legacy_alias_is_a_warning_counting_every_source():
+    rows = [
+        CatalogRow("click-plan-update", "segment", 9, "Plan Upgrade Clicked"),
+        CatalogRow("click-plan-update", "amplitude", 4, "Plan Upgrade Clicked"),
+    ]
+
+    finding = findings_by_name(rows)["click-plan-update"]
+
+    assert (finding.level, finding.rule, finding.count) == (WARNING, "legacy alias", 13)
+    assert finding.examples == ("segment: 9 events", "amplitude: 4 events")
+
+
+def test_an_unplanned_near_duplicate_is_an_error_naming_what_it_duplicates():
+    rows = [CatalogRow("plan-upgrade-click", "segment", 2, "Plan Upgrade Clicked")]
+
+    finding = findings_by_name(rows)["plan-upgrade-click"]
+
+    assert (finding.level, finding.rule) == (ERROR, "near duplicate")
+    assert "`Plan Upgrade Clicked`" in finding.message
+
+
+def test_an_unplanned_name_not_in_title_case_is_a_name_format_error():
+    finding = findings_by_name([CatalogRow("invoice_paid", "amplitude", 1, None)])["invoice_paid"]
+
+    assert (finding.level, finding.rule) == (ERROR, "name format")
+
+
+def test_any_other_unplanned_name_is_an_unplanned_error():
+    finding = findings_by_name([CatalogRow("Invoice Paid", "segment", 3, None)])["Invoice Paid"]
+
+    assert (finding.level, finding.rule, finding.count) == (ERROR, "unplanned", 3)
+
+
+def test_errors_exit_1_and_warnings_alone_exit_0():
+    warning = Finding(WARNING, "legacy alias", "a")
+    error = Finding(ERROR, "unplanned", "b")
+
+    assert LintReport((warning,)).exit_code == 0
+    assert LintReport((warning, error)).exit_code == 1
+    assert LintReport((warning, error)).summary() == "1 error, 1 warning"
+
+
+def test_plan_check_lists_every_broken_rule_at_once(tmp_path: Path):
+    path = tmp_path / "tracking_plan.yml"
+    path.write_text(
+        """events:
+  - name: build started
+    description: A build started.
+    owner: product
+    origin: tracked
+    aliases: [Plan Upgrade Clicked]
+    properties:
+      orgId: {type: string, required: true}
+  - name: Plan Upgrade Clicked
+    description: Clicked.
+    origin: tracked
+""",
+        encoding="utf-8",
+    )
+
+    plan, problems = tracking_plan.check(path)
+
+    assert [event.name for event in plan.events] == ["build started", "Plan Upgrade Clicked"]
+    assert problems == [
+        "event `build started` is not Object Action in Title Case",
+        "property `orgId` of `build started` is not snake_case",
+        "event `Plan Upgrade Clicked` has no `owner`",
+        "the name `Plan Upgrade Clicked` appears twice in the plan",
+    ]
+
+
+def test_the_committed_plan_breaks_no_rule():
+    assert tracking_plan.check()[1] == []
+
+
+def analytics(*arguments: str, **environment: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", "from pipelines.cli import main; main()", *arguments],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **environment},
+    )
+
+
+@pytest.mark.parametrize("command", [("plan", "lint"), ("run",)])
+def test_an_unreachable_warehouse_is_one_line_and_exit_2(command):
+    result = analytics(*command, ANALYTICS_WAREHOUSE_URL="postgresql://nobody@127.0.0.1:1/none")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("analytics: cannot connect to")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.integration
+def test_lint_before_any_build_says_to_build_first_and_exits_2(test_warehouse):
+    result = analytics("plan", "lint", ANALYTICS_WAREHOUSE_URL=test_warehouse.url())
+
+    assert result.returncode == 2
+    assert "run `analytics transform`" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

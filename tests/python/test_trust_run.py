@@ -1,0 +1,82 @@
+"""How `analytics run` turns dbt's artifacts and the loads into checks and an exit code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pipelines.errors import UserError
+from pipelines.loading import LoadReport
+from pipelines.run import BROKEN, FAIL, PASS, WARN, Check, RunSummary, freshness_checks, load_check
+
+CRITERIA = {
+    "warn_after": {"count": 12, "period": "hour"},
+    "error_after": {"count": 24, "period": "hour"},
+}
+
+
+def sources_json(tmp_path: Path, results: list[dict]) -> Path:
+    path = tmp_path / "sources.json"
+    path.write_text(json.dumps({"results": results}), encoding="utf-8")
+    return path
+
+
+def test_freshness_summarises_fresh_sources_and_names_each_stale_one(tmp_path):
+    path = sources_json(
+        tmp_path,
+        [
+            {"unique_id": "source.p.segment.tracks", "status": "pass"},
+            {
+                "unique_id": "source.p.amplitude.events",
+                "status": "warn",
+                "max_loaded_at_time_ago_in_s": 13 * 3600,
+                "criteria": CRITERIA,
+            },
+            {
+                "unique_id": "source.p.segment.identifies",
+                "status": "error",
+                "max_loaded_at_time_ago_in_s": 3 * 86400,
+                "criteria": CRITERIA,
+            },
+            {
+                "unique_id": "source.p.production.users",
+                "status": "runtime error",
+                "error": "no\ntable",
+            },
+        ],
+    )
+
+    checks = freshness_checks(1, path)
+
+    assert checks == [
+        Check(PASS, "freshness", "1 of 4 source tables fresh"),
+        Check(WARN, "freshness amplitude.events", "newest row 13.0 hours old (limit 12 hours)"),
+        Check(FAIL, "freshness segment.identifies", "newest row 3 days old (limit 24 hours)"),
+        Check(FAIL, "freshness production.users", "no table"),
+    ]
+
+
+def test_dbt_crashing_is_broken_not_a_data_failure(tmp_path):
+    assert freshness_checks(2, tmp_path / "absent.json")[0].status == BROKEN
+
+
+def test_a_load_that_cannot_run_is_broken_and_too_many_rejects_fail():
+    def unreachable() -> LoadReport:
+        raise UserError("no Segment export folder at /x")
+
+    assert load_check("segment", unreachable, 0.01) == Check(
+        BROKEN, "load", "segment: no Segment export folder at /x"
+    )
+    rejecting = LoadReport("segment", read=100, loaded=90, rejected=10)
+    assert load_check("segment", lambda: rejecting, 0.01).status == FAIL
+    assert load_check("segment", lambda: rejecting, 0.2).status == PASS
+
+
+def test_exit_code_is_2_when_broken_1_when_failed_0_when_only_warned():
+    warned = Check(WARN, "plan lint", "0 errors, 1 warning")
+    failed = Check(FAIL, "test x", "fail: 2 failing rows")
+    broken = Check(BROKEN, "load", "segment: unreachable")
+
+    assert RunSummary([warned]).exit_code == 0
+    assert RunSummary([warned, failed]).exit_code == 1
+    assert RunSummary([warned, failed, broken]).exit_code == 2
