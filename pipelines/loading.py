@@ -9,7 +9,7 @@ read / loaded / duplicate / rejected counts add up.
 
 A load costs what it loads, however large the raw tables grow: every merge table has an
 index on its key (`index_lookups`), a message merge inserts only keys the table does not
-hold yet (`new_keys_filter`), and "loaded" counts this run's rows by their `_dlt_load_id`.
+hold yet (`new_keys_merge`), and "loaded" counts this run's rows by their `_dlt_load_id`.
 """
 
 from __future__ import annotations
