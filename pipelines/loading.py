@@ -28,6 +28,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.common.schema.utils import get_columns_names_with_prop, get_write_disposition
 from dlt.pipeline.exceptions import PipelineStepFailed
 from rich.console import Console
@@ -64,6 +65,10 @@ dlt.config["data_writer.disable_compression"] = True
 # Arrow tables get `_dlt_load_id` like rows do: the counts of a run select its rows by it.
 dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
 LOAD_ID_COLUMN = "_dlt_load_id"
+# The names dlt gives tables and columns in PostgreSQL (`snake_case`, shortened to fit).
+POSTGRES_NAMING = NamingConvention(
+    max_length=dlt.destinations.postgres().capabilities().max_identifier_length
+)
 
 # A column's kind: how its values are stored. Values of another kind than the column's go to
 # a variant column `<name>__v_<kind>` (dlt's convention), so a type conflict never fails.
@@ -142,10 +147,16 @@ class TableBatches:
     Rows come either one by one (`add`, typed value by value) or as whole columns
     (`add_columns`, typed column by column). `known_kinds` holds the kinds of columns that
     already exist (in the warehouse or declared by the source); a new column takes the kind
-    of its first value.
+    of its first value. The tables are those of the schema `dataset`.
     """
 
-    def __init__(self, known_kinds: dict[str, dict[str, str]], buffer_rows: int = BUFFER_ROWS):
+    def __init__(
+        self,
+        known_kinds: dict[str, dict[str, str]],
+        dataset: str,
+        buffer_rows: int = BUFFER_ROWS,
+    ):
+        self.dataset = dataset
         self.kinds = {table: dict(columns) for table, columns in known_kinds.items()}
         self.buffer_rows = buffer_rows
         self.buffered_total = 0
@@ -218,7 +229,7 @@ class TableBatches:
             column_hints.setdefault(hints.dedup_sort, {})["dedup_sort"] = "desc"
             merge: dict[str, Any] = {"disposition": "merge", "strategy": "delete-insert"}
         else:
-            merge = new_keys_merge(table, keys)
+            merge = new_keys_merge(self.dataset, table, keys)
         return dlt.mark.with_hints(
             batch,
             dlt.mark.make_hints(
@@ -249,21 +260,17 @@ class TableBatches:
         )
 
 
-def new_keys_merge(table: str, keys: list[str]) -> dict[str, Any]:
-    """A dlt merge that inserts the staged rows whose key `table` does not hold yet (dlt
-    still deduplicates the staged rows on the key) and deletes nothing.
+def new_keys_merge(dataset: str, table: str, keys: list[str]) -> dict[str, Any]:
+    """A dlt merge that inserts the staged rows whose key `dataset.table` does not hold yet
+    (dlt still deduplicates the staged rows on the key) and deletes nothing.
 
     The `source_filter` looks each staged key up in the table's key index. Its bare key
     names refer to the staged row, which dlt's insert aliases differently from its delete:
     the table's keys are renamed in a subquery so as not to shadow them. The
     `destination_scope` `false` turns dlt's key-matching delete into a no-op.
     """
-    naming = dlt.current.source_schema().naming
-    relation = ".".join(
-        _quoted(name)
-        for name in (dlt.current.pipeline().dataset_name, naming.normalize_table_identifier(table))
-    )
-    names = [naming.normalize_identifier(key) for key in keys]
+    relation = f"{_quoted(dataset)}.{_quoted(POSTGRES_NAMING.normalize_table_identifier(table))}"
+    names = [POSTGRES_NAMING.normalize_identifier(key) for key in keys]
     renamed = ", ".join(f"{_quoted(name)} as {_quoted('loaded_' + name)}" for name in names)
     matches = " and ".join(
         f"loaded.{_quoted('loaded_' + name)} = {_quoted(name)}" for name in names
