@@ -1,12 +1,20 @@
-"""Loader throughput and peak memory against a plain `COPY` of the same rows, same run.
+"""Loader throughput and peak memory against a plain `COPY` of the same rows, same run, and
+the cost of an incremental load into a large warehouse against the same load into empty
+tables.
 
-    BENCH_EVENTS=200000 .venv/bin/python -m benchmarks.loaders
+    BENCH_EVENTS=200000 BENCH_EXISTING_ROWS=1000000 .venv/bin/python -m benchmarks.loaders
 
 Writes N Segment track messages (gzipped JSON lines, 20 files) and N Amplitude events (one
 export zip), loads each with `analytics load` in a child process into a fresh database
 and measures events/s and the child's peak RSS. The baseline parses the same Segment
 file lines with orjson and `COPY`s (id, user_id, event, received_at, properties) into one
 table: the floor any loader pays for reading and writing the rows.
+
+The incremental measure times a load of `INCREMENTAL_EVENTS` new events into raw tables
+holding BENCH_EXISTING_ROWS rows (a first load's rows copied with new ids, then vacuumed
+and analyzed, as autovacuum leaves them); its baseline is the same load into the same,
+emptied, tables. A scheduled load must cost the same whatever the warehouse holds: the
+ratio should stay near 1.
 """
 
 from __future__ import annotations
@@ -22,13 +30,17 @@ import tempfile
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 
 from pipelines import loading, warehouse
+from pipelines.sources import amplitude, segment
 
 FILES = 20
+INCREMENTAL_EVENTS = 10_000
+INCREMENTAL_REPEATS = 5
 RESULTS = Path(__file__).with_name("results.json")
 
 
@@ -49,24 +61,29 @@ def message(number: int) -> dict:
     }
 
 
-def write_segment(root: Path, events: int) -> list[Path]:
-    folder = root / "segment-logs" / "web-app" / "1704067200000"
+def write_segment(
+    root: Path, events: int, first: int = 0, day: str = "1704067200000"
+) -> list[Path]:
+    """Messages `first` to `first + events - 1` in `FILES` files of one received day."""
+    folder = root / "segment-logs" / "web-app" / day
     folder.mkdir(parents=True)
     paths = [folder / f"part-{index:04d}.gz" for index in range(FILES)]
     per_file = -(-events // FILES)
     for index, path in enumerate(paths):
         with gzip.open(path, "wb", compresslevel=1) as file:
-            for number in range(index * per_file, min(events, (index + 1) * per_file)):
+            stop = first + min(events, (index + 1) * per_file)
+            for number in range(first + index * per_file, stop):
                 file.write(orjson.dumps(message(number)) + b"\n")
     return paths
 
 
-def write_amplitude(root: Path, events: int) -> Path:
-    path = root / "amplitude" / "export.zip"
-    path.parent.mkdir()
+def write_amplitude(root: Path, events: int, first: int = 0, name: str = "export.zip") -> Path:
+    """Events `first` to `first + events - 1` in one export zip."""
+    path = root / "amplitude" / name
+    path.parent.mkdir(exist_ok=True)
     with zipfile.ZipFile(path, "w") as archive:
         lines = io.BytesIO()
-        for number in range(events):
+        for number in range(first, first + events):
             stamp = f"2024-01-01 {number % 24:02d}:05:00.000000"
             event = {
                 "$insert_id": f"i-{number}",
@@ -128,11 +145,109 @@ def timed_load(target: warehouse.Connection, *arguments: str) -> tuple[float, in
     return elapsed, usage.ru_maxrss * 1024
 
 
-def main() -> None:
-    events = int(os.environ.get("BENCH_EVENTS", "1000000"))
-    server = warehouse.connection()
+def fresh_database(server: warehouse.Connection) -> warehouse.Connection:
     target = server.with_database(f"bench_loaders_{uuid.uuid4().hex[:8]}")
     warehouse.ensure_database(target)
+    return target
+
+
+def drop_database(target: warehouse.Connection) -> None:
+    warehouse.drop_database(target)
+    for pipeline_dir in loading.PIPELINES_DIR.glob(f"*{target.database}"):
+        shutil.rmtree(pipeline_dir)
+
+
+def fill_raw_tables(target: warehouse.Connection, raw_schema: str, key: str, copies: int) -> None:
+    """Add `copies` copies of every row of the raw schema's data tables, each with a new `key`
+    (and `_dlt_id`), then vacuum and analyze them."""
+    with target.cursor() as cursor:
+        cursor.execute(
+            "select table_name, array_agg(column_name::text) from information_schema.columns"
+            " where table_schema = %s and table_name not like '\\_%%' group by table_name",
+            (raw_schema,),
+        )
+        for table, columns in cursor.fetchall():
+            relation = f'"{raw_schema}"."{table}"'
+            names = ", ".join(f'"{column}"' for column in columns)
+            values = ", ".join(
+                f"\"{column}\" || '~' || copy" if column in (key, "_dlt_id") else f'"{column}"'
+                for column in columns
+            )
+            cursor.execute(
+                f"insert into {relation} ({names}) select {values} from {relation}"
+                f" cross join generate_series(1, {copies}) as copy"
+            )
+            cursor.execute(f"vacuum analyze {relation}")
+
+
+def incremental_seconds(
+    server: warehouse.Connection, source: str, existing_rows: int
+) -> tuple[float, float]:
+    """Seconds of the fastest of `INCREMENTAL_REPEATS` loads of `INCREMENTAL_EVENTS` new
+    events of `source` into raw tables holding about `existing_rows` rows (0: emptied), in
+    all and after extraction (normalize, load, counts: the part the tables' size can slow).
+    The loads run in this process: the seconds a child spends starting Python and importing
+    dlt would only add noise to a difference of a second or less."""
+    raw_schema, key = {
+        "segment": ("raw_segment", "id"),
+        "amplitude": ("raw_amplitude", "insert_id"),
+    }[source]
+    target = fresh_database(server)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            root = Path(folder)
+            _new_export(source, root, target, 0)()
+            if existing_rows:
+                fill_raw_tables(target, raw_schema, key, existing_rows // INCREMENTAL_EVENTS - 1)
+            else:
+                _empty_raw_tables(target, raw_schema)
+            totals, after_extract = [], []
+            for repeat in range(1, INCREMENTAL_REPEATS + 1):
+                load = _new_export(source, root, target, INCREMENTAL_EVENTS * repeat)
+                started = time.perf_counter()
+                report = load()
+                totals.append(time.perf_counter() - started)
+                if report.loaded != INCREMENTAL_EVENTS:
+                    raise SystemExit(f"an incremental load loaded {report.summary()}")
+                [extract] = [
+                    step
+                    for step in loading.pipeline_for(raw_schema, target).last_trace.steps
+                    if step.step == "extract"
+                ]
+                extract_seconds = (extract.finished_at - extract.started_at).total_seconds()
+                after_extract.append(totals[-1] - extract_seconds)
+            return min(totals), min(after_extract)
+    finally:
+        drop_database(target)
+
+
+def _new_export(
+    source: str, root: Path, target: warehouse.Connection, first: int
+) -> Callable[[], loading.LoadReport]:
+    """Write a new export of `INCREMENTAL_EVENTS` events from `first` on; return its load."""
+    if source == "segment":
+        write_segment(root, INCREMENTAL_EVENTS, first, day=str(1704067200000 + first))
+        return lambda: segment.load(root / "segment-logs", target)
+    export = write_amplitude(root, INCREMENTAL_EVENTS, first, f"{first}.zip")
+    return lambda: amplitude.load_archives(export, target)
+
+
+def _empty_raw_tables(target: warehouse.Connection, raw_schema: str) -> None:
+    with target.cursor() as cursor:
+        cursor.execute(
+            "select string_agg(format('%%I.%%I', table_schema, table_name), ', ')"
+            " from information_schema.tables where table_schema = %s"
+            " and table_name not like '\\_%%'",
+            (raw_schema,),
+        )
+        cursor.execute(f"truncate {cursor.fetchone()[0]}")
+
+
+def main() -> None:
+    events = int(os.environ.get("BENCH_EVENTS", "1000000"))
+    existing_rows = int(os.environ.get("BENCH_EXISTING_ROWS", "1000000"))
+    server = warehouse.connection()
+    target = fresh_database(server)
     try:
         with tempfile.TemporaryDirectory() as folder:
             root = Path(folder)
@@ -144,9 +259,7 @@ def main() -> None:
                 target, "amplitude", "--path", str(archive)
             )
     finally:
-        warehouse.drop_database(target)
-        for pipeline_dir in loading.PIPELINES_DIR.glob(f"*{target.database}"):
-            shutil.rmtree(pipeline_dir)
+        drop_database(target)
     baseline_rate = events / baseline
     measures = {
         "copy_baseline_events_per_second": {"value": round(baseline_rate), "unit": "events/s"},
@@ -155,7 +268,22 @@ def main() -> None:
         "amplitude_load_events_per_second": _against(events / amplitude_seconds, baseline_rate),
         "amplitude_load_peak_rss": {"value": amplitude_rss // 2**20, "unit": "MiB"},
     }
-    results = {"events": events, "measures": measures}
+    for source in ("segment", "amplitude"):
+        empty = incremental_seconds(server, source, 0)
+        full = incremental_seconds(server, source, existing_rows)
+        for name, position in (("load", 0), ("load_after_extract", 1)):
+            measures[f"{source}_incremental_{name}_seconds"] = {
+                "value": round(full[position], 2),
+                "unit": "s",
+                "baseline": round(empty[position], 2),
+                "ratio": round(full[position] / empty[position], 3),
+            }
+    results = {
+        "events": events,
+        "incremental_events": INCREMENTAL_EVENTS,
+        "existing_rows": existing_rows,
+        "measures": measures,
+    }
     existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     RESULTS.write_text(json.dumps({**existing, "loaders": results}, indent=2) + "\n")
     print(json.dumps(results, indent=2))

@@ -6,6 +6,10 @@ become typed Arrow columns at once, while an unusual message takes the per-messa
 dlt gets typed Arrow tables, so it skips its row-by-row normalizer and loads them with
 PostgreSQL `COPY` (the csv loader file format). Every run ends with a `LoadReport` whose
 read / loaded / duplicate / rejected counts add up.
+
+A load costs what it loads, however large the raw tables grow: every merge table has an
+index on its key (`index_lookups`), a message merge inserts only keys the table does not
+hold yet (`new_keys_merge`), and "loaded" counts this run's rows by their `_dlt_load_id`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
-from dlt.common.pipeline import LoadInfo
+from dlt.common.normalizers.naming.snake_case import NamingConvention
+from dlt.common.schema.utils import get_columns_names_with_prop, get_write_disposition
 from dlt.pipeline.exceptions import PipelineStepFailed
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
@@ -56,6 +61,13 @@ class _TextEncodedHintNotice(logging.Filter):
 logging.getLogger("dlt").addFilter(_TextEncodedHintNotice())
 # Load files live only until they are copied in: gzipping them took a third of normalize.
 dlt.config["data_writer.disable_compression"] = True
+# Arrow tables get `_dlt_load_id` like rows do: the counts of a run select its rows by it.
+dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
+LOAD_ID_COLUMN = "_dlt_load_id"
+# The names dlt gives tables and columns in PostgreSQL (`snake_case`, shortened to fit).
+POSTGRES_NAMING = NamingConvention(
+    max_length=dlt.destinations.postgres().capabilities().max_identifier_length
+)
 
 # A column's kind: how its values are stored. Values of another kind than the column's go to
 # a variant column `<name>__v_<kind>` (dlt's convention), so a type conflict never fails.
@@ -115,7 +127,12 @@ def snake_case(name: str) -> str:
 @dataclass(frozen=True)
 class TableHints:
     """How a table merges, and the columns it always has (name -> kind) even when a batch
-    holds no value for them."""
+    holds no value for them.
+
+    Rows merge on `primary_key`. A key the table already holds keeps its row: the first
+    delivery wins and a redelivery is a duplicate, never rewritten. With `dedup_sort`, the
+    row with the latest value of that column wins instead (e.g. a user's latest traits).
+    """
 
     primary_key: str | tuple[str, ...]
     columns: dict[str, str] = field(default_factory=dict)
@@ -129,10 +146,16 @@ class TableBatches:
     Rows come either one by one (`add`, typed value by value) or as whole columns
     (`add_columns`, typed column by column). `known_kinds` holds the kinds of columns that
     already exist (in the warehouse or declared by the source); a new column takes the kind
-    of its first value.
+    of its first value. The tables are those of the schema `dataset`.
     """
 
-    def __init__(self, known_kinds: dict[str, dict[str, str]], buffer_rows: int = BUFFER_ROWS):
+    def __init__(
+        self,
+        known_kinds: dict[str, dict[str, str]],
+        dataset: str,
+        buffer_rows: int = BUFFER_ROWS,
+    ):
+        self.dataset = dataset
         self.kinds = {table: dict(columns) for table, columns in known_kinds.items()}
         self.buffer_rows = buffer_rows
         self.buffered_total = 0
@@ -198,16 +221,20 @@ class TableBatches:
             for name in batch.column_names
             if kinds[name] in TEXT_ENCODED_KINDS
         }
+        keys = (
+            list(hints.primary_key) if isinstance(hints.primary_key, tuple) else [hints.primary_key]
+        )
         if hints.dedup_sort:
             column_hints.setdefault(hints.dedup_sort, {})["dedup_sort"] = "desc"
+            merge: dict[str, Any] = {"disposition": "merge", "strategy": "delete-insert"}
+        else:
+            merge = new_keys_merge(self.dataset, table, keys)
         return dlt.mark.with_hints(
             batch,
             dlt.mark.make_hints(
                 table_name=table,
-                primary_key=list(hints.primary_key)
-                if isinstance(hints.primary_key, tuple)
-                else hints.primary_key,
-                write_disposition="merge",
+                primary_key=keys,
+                write_disposition=merge,  # type: ignore[arg-type]
                 columns=column_hints,
             ),
             create_table_variant=True,
@@ -230,6 +257,35 @@ class TableBatches:
         return pa.table(
             {name: pa.array(values, ARROW_TYPES[kinds[name]]) for name, values in columns.items()}
         )
+
+
+def new_keys_merge(dataset: str, table: str, keys: list[str]) -> dict[str, Any]:
+    """A dlt merge that inserts the staged rows whose key `dataset.table` does not hold yet
+    (dlt still deduplicates the staged rows on the key) and deletes nothing.
+
+    The `source_filter` looks each staged key up in the table's key index. Its bare key
+    names refer to the staged row, which dlt's insert aliases differently from its delete:
+    the table's keys are renamed in a subquery so as not to shadow them. The
+    `destination_scope` `false` turns dlt's key-matching delete into a no-op.
+    """
+    relation = f"{_quoted(dataset)}.{_quoted(POSTGRES_NAMING.normalize_table_identifier(table))}"
+    names = [POSTGRES_NAMING.normalize_identifier(key) for key in keys]
+    renamed = ", ".join(f"{_quoted(name)} as {_quoted('loaded_' + name)}" for name in names)
+    matches = " and ".join(
+        f"loaded.{_quoted('loaded_' + name)} = {_quoted(name)}" for name in names
+    )
+    return {
+        "disposition": "merge",
+        "strategy": "delete-insert",
+        "source_filter": (
+            f"not exists (select from (select {renamed} from {relation}) as loaded where {matches})"
+        ),
+        "destination_scope": "false",
+    }
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _column_for(kinds: dict[str, str], name: str, kind: str) -> str:
@@ -543,13 +599,15 @@ def rejected_rows(rejections: list[Rejection]) -> Any:
 
 @dataclass
 class LoadReport:
-    """What a load did; `read == loaded + duplicate + rejected`."""
+    """What a load did; `read == loaded + duplicate + rejected`. A database copy calls its
+    duplicates `unchanged`: rows read again that equal the warehouse's copy."""
 
     source: str
     read: int = 0
     loaded: int = 0
     duplicate: int = 0
     rejected: int = 0
+    duplicate_label: str = "duplicate"
 
     @property
     def rejected_share(self) -> float:
@@ -558,7 +616,7 @@ class LoadReport:
     def summary(self) -> str:
         return (
             f"{self.source}: read {self.read}, loaded {self.loaded}, "
-            f"duplicate {self.duplicate}, rejected {self.rejected}"
+            f"{self.duplicate_label} {self.duplicate}, rejected {self.rejected}"
         )
 
 
@@ -596,19 +654,87 @@ def existing_column_kinds(
     return kinds
 
 
-def count_rows(target: warehouse.Connection, raw_schema: str, tables: list[str]) -> int:
-    """Rows in the given tables of `raw_schema`; a table not created yet counts 0."""
+def index_lookups(
+    pipeline: dlt.Pipeline, target: warehouse.Connection, counted_tables: Sequence[str]
+) -> None:
+    """Index what a load looks up in the tables of `pipeline`'s dataset, so that its cost
+    follows the rows it loads, not the rows the tables hold: each merge table's key (dlt's
+    merge finds the staged keys in the table) and the `_dlt_load_id` of `counted_tables`.
+
+    Only tables and columns that exist; an index whose leading columns are these already
+    (made by a previous load, by dbt or by hand) counts, so after the first time this costs
+    two catalog queries.
+    """
+    schema = pipeline.default_schema
+    wanted = [
+        (table, tuple(get_columns_names_with_prop(schema.tables[table], "primary_key")))
+        for table in schema.data_table_names()
+        if get_write_disposition(schema.tables, table) == "merge"
+    ]
+    wanted += [(table, (LOAD_ID_COLUMN,)) for table in counted_tables]
+    dataset = pipeline.dataset_name
     with target.cursor() as cursor:
         cursor.execute(
-            "select table_name from information_schema.tables where table_schema = %s",
-            (raw_schema,),
+            "select table_name, array_agg(column_name::text) from information_schema.columns"
+            " where table_schema = %s group by table_name",
+            (dataset,),
         )
-        existing = {row[0] for row in cursor.fetchall()} & set(tables)
+        columns = {table: set(names) for table, names in cursor.fetchall()}
+        cursor.execute(
+            "select indexed.relname, array_agg(attribute.attname::text order by key.position)"
+            " from pg_index as index"
+            " join pg_class as indexed on indexed.oid = index.indrelid"
+            " join pg_namespace as namespace on namespace.oid = indexed.relnamespace"
+            " cross join lateral unnest(index.indkey) with ordinality as key(number, position)"
+            " join pg_attribute as attribute"
+            "   on attribute.attrelid = indexed.oid and attribute.attnum = key.number"
+            " where namespace.nspname = %s and index.indpred is null"
+            " group by index.indexrelid, indexed.relname",
+            (dataset,),
+        )
+        indexed = {(table, tuple(names)) for table, names in cursor.fetchall()}
+        for table, keys in wanted:
+            if not keys or not set(keys) <= columns.get(table, set()):
+                continue
+            if any(name == table and found[: len(keys)] == keys for name, found in indexed):
+                continue
+            cursor.execute(
+                f"create index on {_quoted(dataset)}.{_quoted(table)}"
+                f" ({', '.join(map(_quoted, keys))})"
+            )
+            indexed.add((table, keys))
+
+
+def rows_loaded(
+    target: warehouse.Connection, raw_schema: str, tables: Sequence[str], load_ids: Sequence[str]
+) -> int:
+    """Rows of `tables` written by the loads `load_ids` (through the `_dlt_load_id` index)."""
+    if not load_ids:
+        return 0
+    with target.cursor() as cursor:
+        cursor.execute(
+            "select table_name from information_schema.columns"
+            " where table_schema = %s and column_name = %s",
+            (raw_schema, LOAD_ID_COLUMN),
+        )
+        existing = sorted({row[0] for row in cursor.fetchall()} & set(tables))
         total = 0
-        for table in sorted(existing):
-            cursor.execute(f'select count(*) from "{raw_schema}"."{table}"')
+        for table in existing:
+            cursor.execute(
+                f"select count(*) from {_quoted(raw_schema)}.{_quoted(table)}"
+                f" where {LOAD_ID_COLUMN} = any(%s)",
+                (list(load_ids),),
+            )
             total += cursor.fetchone()[0]
     return total
+
+
+@dataclass(frozen=True)
+class LoadedPackages:
+    """What one run loaded: its dlt load ids and the rows it normalized per table."""
+
+    load_ids: list[str]
+    row_counts: dict[str, int]
 
 
 def pipeline_for(raw_schema: str, target: warehouse.Connection) -> dlt.Pipeline:
@@ -621,11 +747,24 @@ def pipeline_for(raw_schema: str, target: warehouse.Connection) -> dlt.Pipeline:
     )
 
 
-def run(source: Any, raw_schema: str, target: warehouse.Connection) -> LoadInfo:
-    """Load `source` into `raw_schema`: Arrow tables go by `COPY` (csv), the rest by insert."""
-    pipeline = pipeline_for(raw_schema, target)
-    with console.status(f"loading into {raw_schema}"):
-        return pipeline.run(source, loader_file_format="csv")
+def load_packages(
+    pipeline: dlt.Pipeline,
+    source: Any,
+    target: warehouse.Connection,
+    counted_tables: Sequence[str],
+    on_extracted: Callable[[], None] = lambda: None,
+) -> LoadedPackages:
+    """Extract, normalize and load `source` (Arrow tables by `COPY`), its lookups indexed
+    (`index_lookups`) before the merge — in tables that exist — and after it, in the tables
+    this load created."""
+    _finish_interrupted_load(pipeline, target, counted_tables)
+    _extract(pipeline, source)
+    on_extracted()
+    row_counts = pipeline.normalize().row_counts
+    index_lookups(pipeline, target, counted_tables)
+    load_ids = pipeline.load().loads_ids
+    index_lookups(pipeline, target, counted_tables)
+    return LoadedPackages(load_ids, row_counts)
 
 
 def run_counted(
@@ -637,26 +776,30 @@ def run_counted(
 ) -> LoadReport:
     """Load a line-oriented source and count what happened to every line read.
 
-    `loaded` is the growth of the source's message tables, so a line whose id is already
-    there (a duplicate delivery or a re-run) counts as a duplicate.
+    `loaded` counts the rows this run added to the source's message tables; the merge adds
+    only ids they do not hold yet, so a line whose id is already there (a duplicate
+    delivery or a re-run) counts as a duplicate.
     """
     pipeline = pipeline_for(raw_schema, target)
-    _finish_interrupted_load(pipeline)
-    before = count_rows(target, raw_schema, message_tables)
     columns = SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()
     with Progress(*columns, console=console, transient=True) as progress:
         counter = ReadCounter(progress=progress, task=progress.add_task(f"reading {source_name}"))
         source = build_source(existing_column_kinds(target, raw_schema), counter)
-        _extract(pipeline, source)
-        progress.update(counter.task, description=f"loading {counter.read} lines into {raw_schema}")
-        pipeline.normalize()
-        pipeline.load()
-    loaded = count_rows(target, raw_schema, message_tables) - before
+        loaded = load_packages(
+            pipeline,
+            source,
+            target,
+            message_tables,
+            on_extracted=lambda: progress.update(
+                counter.task, description=f"loading {counter.read} lines into {raw_schema}"
+            ),
+        )
+    added = rows_loaded(target, raw_schema, message_tables, loaded.load_ids)
     return LoadReport(
         source=source_name,
         read=counter.read,
-        loaded=loaded,
-        duplicate=counter.read - counter.rejected - loaded,
+        loaded=added,
+        duplicate=counter.read - counter.rejected - added,
         rejected=counter.rejected,
     )
 
@@ -691,13 +834,16 @@ def _first_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def _finish_interrupted_load(pipeline: dlt.Pipeline) -> None:
+def _finish_interrupted_load(
+    pipeline: dlt.Pipeline, target: warehouse.Connection, counted_tables: Sequence[str]
+) -> None:
     """A killed run may leave extracted or normalized packages: load them first, so the
     counts of this run cover only its own lines."""
     if pipeline.list_extracted_load_packages() or pipeline.list_normalized_load_packages():
-        with console.status("finishing an interrupted load"):
-            pipeline.normalize()
-            pipeline.load()
+        console.print("finishing an interrupted load")
+        pipeline.normalize()
+        index_lookups(pipeline, target, counted_tables)
+        pipeline.load()
 
 
 def _pipeline_name(raw_schema: str, target: warehouse.Connection) -> str:

@@ -237,7 +237,7 @@ def archive_events(
     files: list[Path], known_kinds: dict[str, dict[str, str]], counter: ReadCounter
 ) -> Iterator[Any]:
     named = ((file, str(file)) for file in files)
-    yield from _events_of(named, TableBatches(known_kinds), counter)
+    yield from _events_of(named, TableBatches(known_kinds, RAW_SCHEMA), counter)
 
 
 @dataclass(frozen=True)
@@ -393,7 +393,7 @@ def api_events(
     requested = _requested_hours(start, end, state.get("last_complete_hour"), complete)
     if requested is None:
         return
-    batches = TableBatches(known_kinds)
+    batches = TableBatches(known_kinds, RAW_SCHEMA)
     with tempfile.TemporaryDirectory(prefix="amplitude-export-") as folder:
         for chunk in requested.chunks(chunk_hours):
             for _, archive in client.download(chunk, Path(folder)):

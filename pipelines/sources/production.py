@@ -1,6 +1,7 @@
 """dlt source for the production database: dlt's `sql_database` over the reference schema
-(contract §5), merged on `id` into `raw_production`, incremental on `updated_at` where the
-table has one (`plans` has none and is small: it is copied whole each run)."""
+(contract §5), upserted on `id` into `raw_production`, incremental on `updated_at` where the
+table has one (`plans` has none and is small: it is read whole each run). A row read again
+that equals the warehouse's copy is left as it is and counted `unchanged`."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def sqlalchemy_url(source_url: str) -> str:
 
 
 def production_source(source_url: str, tables: list[str], schema: str = SOURCE_SCHEMA) -> Any:
-    """The chosen production tables, each merged on `id`, incremental on `updated_at`."""
+    """The chosen production tables, each upserted on `id` (unchanged rows are not written),
+    incremental on `updated_at`."""
     source = sql_database(
         credentials=sqlalchemy_url(source_url),
         schema=schema,
@@ -40,7 +42,14 @@ def production_source(source_url: str, tables: list[str], schema: str = SOURCE_S
         reflection_level="full_with_precision",
     )
     for resource in source.resources.values():
-        hints: dict[str, Any] = {"primary_key": "id", "write_disposition": "merge"}
+        hints: dict[str, Any] = {
+            "primary_key": "id",
+            "write_disposition": {
+                "disposition": "merge",
+                "strategy": "upsert",
+                "skip_unchanged_rows": True,
+            },
+        }
         if INCREMENTAL_CURSOR in resource.columns:
             hints["incremental"] = dlt.sources.incremental(INCREMENTAL_CURSOR)
         resource.apply_hints(**hints)
@@ -53,21 +62,27 @@ def load(
     tables: list[str] | None = None,
     schema: str = SOURCE_SCHEMA,
 ) -> LoadReport:
-    """Copy new and changed rows of the production tables into `raw_production`."""
+    """Copy new and changed rows of the production tables into `raw_production`: `loaded`
+    counts the rows this run inserted or changed, `unchanged` the others it read."""
     chosen = tables or TABLES
     unknown = sorted(set(chosen) - set(TABLES))
     if unknown:
         raise UserError(f"unknown production table(s) {', '.join(unknown)}; known: {TABLES}")
     _check_reachable(source_url)
-    info = loading.run(production_source(source_url, chosen, schema), RAW_SCHEMA, target)
-    read = _rows_extracted(info)
-    return LoadReport(source=SOURCE, read=read, loaded=read)
-
-
-def _rows_extracted(info: Any) -> int:
-    """Rows read from the production tables in this run (dlt's normalize row counts)."""
-    row_counts = info.pipeline.last_trace.last_normalize_info.row_counts
-    return sum(count for table, count in row_counts.items() if table in TABLES)
+    pipeline = loading.pipeline_for(RAW_SCHEMA, target)
+    with loading.console.status(f"loading into {RAW_SCHEMA}"):
+        loaded = loading.load_packages(
+            pipeline, production_source(source_url, chosen, schema), target, TABLES
+        )
+    read = sum(count for table, count in loaded.row_counts.items() if table in TABLES)
+    written = loading.rows_loaded(target, RAW_SCHEMA, TABLES, loaded.load_ids)
+    return LoadReport(
+        source=SOURCE,
+        read=read,
+        loaded=written,
+        duplicate=read - written,
+        duplicate_label="unchanged",
+    )
 
 
 def _check_reachable(source_url: str) -> None:

@@ -103,7 +103,7 @@ def segment_messages(
     files: list[Any], known_kinds: dict[str, dict[str, str]], counter: ReadCounter
 ) -> Iterator[Any]:
     loaded_files: dict[str, int] = dlt.current.resource_state().setdefault("loaded_files", {})
-    batches = TableBatches(known_kinds)
+    batches = TableBatches(known_kinds, RAW_SCHEMA)
     for file in files:
         url, size = file["file_url"], file["size_in_bytes"]
         if loaded_files.get(url) == size:

@@ -57,7 +57,7 @@ def loaded_rows(
     known_kinds: dict[str, dict[str, str]] | None = None,
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, str]]]:
     """Rows per table (sorted, nulls left out, timestamps as instants) and column kinds."""
-    batches = TableBatches(known_kinds or {})
+    batches = TableBatches(known_kinds or {}, "raw_test")
     lines = io.BytesIO(b"".join(json.dumps(message).encode() + b"\n" for message in messages))
     tables: dict[str, list[dict[str, Any]]] = {}
     items = [*json_lines_items(line_format, lines, "file.gz", batches, ReadCounter())]

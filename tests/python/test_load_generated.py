@@ -119,9 +119,11 @@ def test_the_raw_tables_hold_the_messages_events_and_rows_of_the_truth_manifest(
 
 
 def test_loading_the_data_set_twice_changes_no_row_count(loads):
-    segment_again, amplitude_again, _ = loads.second
+    segment_again, amplitude_again, production_again = loads.second
 
     assert row_counts(loads.target) == loads.counts_after_first
     assert (segment_again.read, segment_again.loaded) == (0, 0)
     assert amplitude_again.loaded == 0
     assert amplitude_again.duplicate + amplitude_again.rejected == amplitude_again.read
+    assert production_again.read > 0
+    assert (production_again.loaded, production_again.duplicate) == (0, production_again.read)

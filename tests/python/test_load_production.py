@@ -76,6 +76,24 @@ def test_copies_the_reference_tables_and_then_only_changed_rows(
     assert count(fresh_warehouse, "raw_production.plans") == 2
 
 
+def test_rows_read_again_unchanged_count_as_unchanged_not_loaded(
+    fresh_warehouse, production_database
+):
+    production.load(production_database.url(), fresh_warehouse)
+    again = production.load(production_database.url(), fresh_warehouse)
+    with production_database.cursor() as cursor:
+        cursor.execute("update plans set monthly_price_cents = 5900 where id = 'pro'")
+    after_a_price_change = production.load(production_database.url(), fresh_warehouse)
+
+    # `plans` has no updated_at: both plans are read on every run.
+    assert (again.read, again.loaded, again.duplicate) == (2, 0, 2)
+    assert again.summary() == "production: read 2, loaded 0, unchanged 2, rejected 0"
+    assert (after_a_price_change.read, after_a_price_change.loaded) == (2, 1)
+    assert query(
+        fresh_warehouse, "select id, monthly_price_cents from raw_production.plans order by id"
+    ) == [("free", 0), ("pro", 5900)]
+
+
 def test_cli_an_unreachable_production_database_is_one_line_and_exit_2(fresh_warehouse):
     result = run_cli(
         "load",

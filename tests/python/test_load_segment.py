@@ -14,6 +14,7 @@ from loader_fixtures import (
     write_segment_file,
 )
 
+from pipelines import loading, warehouse
 from pipelines.sources import segment
 
 pytestmark = pytest.mark.integration
@@ -143,6 +144,81 @@ def test_duplicates_and_reruns_are_one_row_and_only_new_files_are_read(fresh_war
     assert count(fresh_warehouse, "raw_segment.build_started") == 1
 
 
+def test_a_redelivered_message_id_keeps_its_first_row(fresh_warehouse, tmp_path):
+    write_segment_file(
+        tmp_path, [segment_message(message_id="m1", event="Build Started", properties={"n": 1})]
+    )
+    segment.load(tmp_path, fresh_warehouse)
+    redelivered = segment_message(message_id="m1", event="Build Started", properties={"n": 2})
+    write_segment_file(tmp_path, [redelivered], name="part-0001.gz")
+
+    report = segment.load(tmp_path, fresh_warehouse)
+
+    assert (report.read, report.loaded, report.duplicate) == (1, 0, 1)
+    assert query(fresh_warehouse, "select properties->>'n' from raw_segment.tracks") == [("1",)]
+    assert query(fresh_warehouse, "select n from raw_segment.build_started") == [(1,)]
+
+
+def index_columns(target: warehouse.Connection, schema: str) -> list[tuple[str, str]]:
+    """(table, indexed columns) of every index in `schema`, one row per index."""
+    return query(
+        target,
+        "select table_name.relname, string_agg(attribute.attname, ', ' order by key.position)"
+        " from pg_index as index"
+        " join pg_class as table_name on table_name.oid = index.indrelid"
+        " join pg_namespace as namespace on namespace.oid = table_name.relnamespace"
+        " cross join lateral unnest(index.indkey) with ordinality as key(number, position)"
+        " join pg_attribute as attribute"
+        "   on attribute.attrelid = table_name.oid and attribute.attnum = key.number"
+        f" where namespace.nspname = '{schema}' and table_name.relname not like '\\_dlt%'"
+        " group by index.indexrelid, table_name.relname order by 1, 2",
+    )
+
+
+def test_each_merge_key_and_counted_load_id_is_indexed_once(fresh_warehouse, tmp_path):
+    write_segment_file(
+        tmp_path,
+        [
+            segment_message(event="Build Started"),
+            segment_message("identify", traits={"plan": "pro"}),
+            "not json",
+        ],
+    )
+    segment.load(tmp_path, fresh_warehouse)
+    write_segment_file(tmp_path, [segment_message(event="Build Started")], name="part-0001.gz")
+    segment.load(tmp_path, fresh_warehouse)
+
+    assert index_columns(fresh_warehouse, "raw_segment") == [
+        ("_rejected", "_dlt_id"),  # dlt's own unique index on the row ids of JSON rows
+        ("_rejected", "file, line_number"),
+        ("build_started", "id"),
+        ("identifies", "_dlt_load_id"),
+        ("identifies", "id"),
+        ("tracks", "_dlt_load_id"),
+        ("tracks", "id"),
+        ("users", "id"),
+    ]
+
+
+def test_the_merge_looks_staged_ids_up_through_the_id_index(fresh_warehouse, tmp_path):
+    write_segment_file(tmp_path, [segment_message(event="Build Started")])
+    segment.load(tmp_path, fresh_warehouse)
+    tracks = loading.pipeline_for("raw_segment", fresh_warehouse).default_schema.tables["tracks"]
+
+    with fresh_warehouse.cursor() as cursor:
+        # Forbid scans where an index can serve: a tiny table would be scanned anyway.
+        cursor.execute("set enable_seqscan = off")
+        cursor.execute(
+            "explain (verbose) select * from raw_segment_staging.tracks"
+            f" where {tracks['x-merge-source-filter']}"
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert tracks["x-merge-destination-scope"] == "false"
+    assert "Seq Scan on raw_segment.tracks" not in plan
+    assert "Index Only Scan using tracks_id_idx on raw_segment.tracks" in plan
+
+
 def test_a_new_property_adds_a_column_and_a_type_conflict_does_not_fail(fresh_warehouse, tmp_path):
     write_segment_file(tmp_path, [segment_message(event="Build Failed", properties={"code": 1})])
     segment.load(tmp_path, fresh_warehouse)
@@ -206,6 +282,7 @@ def test_loads_into_raw_tables_created_beforehand_from_the_documented_columns(
         ("a@x.io",)
     ]
     assert count(fresh_warehouse, "raw_segment._rejected") == 1
+    assert ("tracks", "id") in index_columns(fresh_warehouse, "raw_segment")
 
 
 def test_cli_prints_counts_and_exits_1_past_the_rejected_share(fresh_warehouse, tmp_path):

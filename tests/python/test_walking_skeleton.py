@@ -7,9 +7,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from pipelines import loading
 from pipelines.generate import GeneratorConfig, generate
-from pipelines.sources.segment import segment_export
+from pipelines.sources import segment
 from pipelines.transform import dbt
 from pipelines.warehouse import Connection
 
@@ -27,8 +26,8 @@ def built_warehouse(test_warehouse: Connection, tmp_path_factory) -> tuple[Conne
     data_dir: Path = tmp_path_factory.mktemp("data")
     truth = generate(data_dir, GeneratorConfig(seed=7, orgs=30, days=20))
     generated_counts = truth["events_by_canonical_name"]["segment"]
-    loading.run(segment_export(data_dir / "segment-logs"), "raw_segment", test_warehouse)
-    loading.run(segment_export(data_dir / "segment-logs"), "raw_segment", test_warehouse)
+    segment.load(data_dir / "segment-logs", test_warehouse)
+    segment.load(data_dir / "segment-logs", test_warehouse)
     assert dbt(["build"], test_warehouse) == 0
     return test_warehouse, generated_counts
 
