@@ -6,6 +6,7 @@ broken properties as errors."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from rich.console import Console
 from pipelines import plan_lint, warehouse
 from pipelines.generate import GeneratorConfig, generate
 from pipelines.run import DBT_TARGET, FAIL, RunConfig, run
+from pipelines.sources import segment
 from pipelines.transform import dbt
 from pipelines.warehouse import Connection
 
@@ -132,25 +134,39 @@ def test_a_clean_run_passes_with_the_legacy_aliases_as_warnings(clean_run):
     assert {f.message.split("`")[1] for f in report.warnings} >= {"click-plan-update"}
 
 
-def test_lint_reports_injected_unplanned_names_and_broken_properties(clean_run):
+def injected_export(folder: Path, now: datetime) -> Path:
+    """A Segment export file, in the real layout, with names and properties the plan rejects."""
+    timestamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    day_ms = int(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
+    messages = [
+        ("injected-1", "plan-upgrade-click", {"org_id": "1"}),
+        ("injected-2", "Invoice Paid", {}),
+        ("injected-3", "Project Created", {"org_id": 5}),
+        ("injected-4", "Plan Page Viewed", {}),
+    ]
+    day_folder = folder / "segment-logs" / "web-app" / str(day_ms)
+    day_folder.mkdir(parents=True)
+    with gzip.open(day_folder / "injected.gz", "wt", encoding="utf-8") as lines:
+        for message_id, event, properties in messages:
+            message = {
+                "type": "track",
+                "messageId": message_id,
+                "userId": "1",
+                "event": event,
+                "properties": properties,
+                "timestamp": timestamp,
+                "originalTimestamp": timestamp,
+                "sentAt": timestamp,
+                "receivedAt": timestamp,
+            }
+            lines.write(json.dumps(message) + "\n")
+    return folder / "segment-logs"
+
+
+def test_lint_reports_injected_unplanned_names_and_broken_properties(clean_run, tmp_path):
     target = clean_run[0]
-    now = datetime.now(UTC).isoformat()
-    with target.cursor() as cursor:
-        cursor.execute(
-            """
-            insert into raw_segment.tracks
-                (id, user_id, event, event_text, received_at, timestamp, properties)
-            values
-                ('injected-1', '1', 'plan_upgrade_click', 'plan-upgrade-click', %(now)s,
-                 %(now)s, '{"org_id": "1"}'),
-                ('injected-2', '1', 'invoice_paid', 'Invoice Paid', %(now)s, %(now)s, '{}'),
-                ('injected-3', '1', 'project_created', 'Project Created', %(now)s, %(now)s,
-                 '{"org_id": 5}'),
-                ('injected-4', '1', 'plan_page_viewed', 'Plan Page Viewed', %(now)s, %(now)s,
-                 '{}')
-            """,
-            {"now": now},
-        )
+    report = segment.load(injected_export(tmp_path, datetime.now(UTC)), target)
+    assert report.loaded == 4
     assert dbt(["run", "--quiet"], target) == 0
 
     report = plan_lint.lint(target)
