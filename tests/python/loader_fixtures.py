@@ -8,38 +8,20 @@ import gzip
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
 import uuid
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-
-from pipelines import loading, warehouse
+from pipelines import warehouse
 
 DAY_MS = 1_704_067_200_000  # 2024-01-01 in epoch milliseconds
-
-
-@pytest.fixture(name="fresh_warehouse")
-def fresh_warehouse_fixture() -> Iterator[warehouse.Connection]:
-    """An empty warehouse database (and dlt state) of its own for one test."""
-    server = warehouse.connection()
-    target = server.with_database(f"analytics_test_load_{uuid.uuid4().hex[:10]}")
-    warehouse.ensure_database(target)
-    try:
-        yield target
-    finally:
-        warehouse.drop_database(target)
-        for pipeline_dir in loading.PIPELINES_DIR.glob(f"*{target.database}"):
-            shutil.rmtree(pipeline_dir)
 
 
 def run_cli(

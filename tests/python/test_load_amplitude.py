@@ -14,7 +14,6 @@ from loader_fixtures import (
     amplitude_zip,
     columns,
     count,
-    fresh_warehouse_fixture,  # noqa: F401 (the fresh_warehouse fixture)
     query,
     run_cli,
 )

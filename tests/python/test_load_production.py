@@ -8,7 +8,6 @@ from collections.abc import Iterator
 import pytest
 from loader_fixtures import (
     count,
-    fresh_warehouse_fixture,  # noqa: F401 (the fresh_warehouse fixture)
     query,
     run_cli,
 )

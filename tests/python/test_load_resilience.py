@@ -14,7 +14,6 @@ import boto3
 import pytest
 from loader_fixtures import (
     count,
-    fresh_warehouse_fixture,  # noqa: F401 (the fresh_warehouse fixture)
     segment_message,
     write_segment_file,
 )

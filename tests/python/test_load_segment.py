@@ -7,7 +7,6 @@ import pytest
 from loader_fixtures import (
     columns,
     count,
-    fresh_warehouse_fixture,  # noqa: F401 (the fresh_warehouse fixture)
     query,
     run_cli,
     segment_message,
