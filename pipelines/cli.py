@@ -15,6 +15,7 @@ from rich.progress import Progress, TextColumn
 
 from pipelines import warehouse
 from pipelines.errors import NotBuiltYet, UserError
+from pipelines.generate.config import GeneratorConfig
 
 if TYPE_CHECKING:  # the loaders import dlt and pyarrow (70 MB): only the load commands pay
     from pipelines.loading import LoadReport
@@ -89,9 +90,15 @@ def env() -> None:
 
 @cli.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same bytes.")
-@click.option("--orgs", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--days", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option(
+    "--seed",
+    type=int,
+    default=GeneratorConfig.seed,
+    show_default=True,
+    help="Same seed, same bytes.",
+)
+@click.option("--orgs", type=click.IntRange(min=1), default=GeneratorConfig.orgs, show_default=True)
+@click.option("--days", type=click.IntRange(min=1), default=GeneratorConfig.days, show_default=True)
 @click.option(
     "--events",
     type=click.IntRange(min=1),
@@ -100,13 +107,13 @@ def env() -> None:
 @click.option(
     "--start-date",
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    default="2024-01-01",
+    default=GeneratorConfig.start_date.isoformat(),
     show_default=True,
 )
 @click.option(
     "--signup-drop",
     type=click.FloatRange(0, 1),
-    default=0.0,
+    default=GeneratorConfig.signup_drop,
     show_default=True,
     help="Share of `User Signed Up` events missing from one source over a stretch of days "
     "(the demo uses 0.15).",
@@ -114,27 +121,27 @@ def env() -> None:
 @click.option(
     "--signup-drop-source",
     type=click.Choice(["amplitude", "segment"]),
-    default="amplitude",
+    default=GeneratorConfig.signup_drop_source,
     show_default=True,
 )
 @click.option(
     "--duplicates",
     type=click.FloatRange(0, 1),
-    default=0.01,
+    default=GeneratorConfig.duplicate_rate,
     show_default=True,
     help="Share of messages delivered twice.",
 )
 @click.option(
     "--late",
     type=click.FloatRange(0, 1),
-    default=0.005,
+    default=GeneratorConfig.late_rate,
     show_default=True,
     help="Share of device messages arriving 1-3 days late, in later day folders.",
 )
 @click.option(
     "--malformed",
     type=click.IntRange(min=0),
-    default=3,
+    default=GeneratorConfig.malformed_lines,
     show_default=True,
     help="Truncated lines planted in each export.",
 )
@@ -160,8 +167,8 @@ def generate(
     """Write a synthetic SaaS data set in the real export formats: a Segment export
     (`OUT/segment-logs/`), Amplitude Export API zips (`OUT/amplitude/`), the production
     tables, and the ground truth (`OUT/truth.json`)."""
-    from pipelines.generate import GeneratorConfig, orgs_for_events
     from pipelines.generate import generate as write_data_set
+    from pipelines.generate import orgs_for_events
 
     config = GeneratorConfig(
         seed=seed,
