@@ -16,6 +16,7 @@ from rich.progress import Progress, TextColumn
 from pipelines import warehouse
 from pipelines.errors import NotBuiltYet, UserError
 from pipelines.generate.config import GeneratorConfig
+from pipelines.masking import mask_urls
 
 if TYPE_CHECKING:  # the loaders import dlt and pyarrow (70 MB): only the load commands pay
     from pipelines.loading import LoadReport
@@ -426,7 +427,7 @@ def main() -> None:
         click.echo(f"analytics: {_one_line(error.format_message())} (see --help)", err=True)
         sys.exit(2)
     except UserError as error:
-        click.echo(f"analytics: {error}", err=True)
+        click.echo(f"analytics: {_one_line(str(error))}", err=True)
         sys.exit(2)
     except OSError as error:  # an unwritable --out, a full disk: the environment, not a bug
         click.echo(f"analytics: {_one_line(str(error))}", err=True)
@@ -435,4 +436,4 @@ def main() -> None:
 
 
 def _one_line(message: str) -> str:
-    return " ".join(message.split())
+    return mask_urls(" ".join(message.split()))

@@ -46,6 +46,19 @@ def test_unreachable_external_warehouse_is_one_line_and_exit_2():
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_password_in_the_warehouse_url_is_never_printed(tmp_path):
+    result = analytics(
+        "load",
+        "segment",
+        str(tmp_path),
+        ANALYTICS_WAREHOUSE_URL="postgresql://bob:s3cretPW@127.0.0.1:1/nowhere",
+    )
+
+    assert result.returncode == 2
+    assert "s3cretPW" not in result.stdout + result.stderr
+    assert "postgresql://bob:***@127.0.0.1:1/nowhere" in result.stderr
+
+
 def test_help_explains_every_contract_command():
     result = analytics("--help")
 
