@@ -18,7 +18,8 @@ events_in_own_org as (
         event_name,
         occurred_at,
         user_id,
-        org_id
+        org_id,
+        properties
     from events
     where org_id is not null
 
@@ -34,7 +35,8 @@ events_in_member_orgs as (
         events.event_name,
         events.occurred_at,
         events.user_id,
-        memberships.org_id
+        memberships.org_id,
+        events.properties
     from events
     inner join memberships
         on
