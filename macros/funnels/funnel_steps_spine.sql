@@ -77,3 +77,16 @@
         {{ dbt.concat(parts) }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- One row per funnel (funnel_name, step_count, window_seconds). -#}
+{% macro funnel_windows() -%}
+    {%- set rows = [] -%}
+    {%- for funnel in funnel_definitions() -%}
+        {%- do rows.append(
+            'select cast(' ~ funnel_literal(funnel.name) ~ ' as ' ~ dbt.type_string()
+            ~ ') as funnel_name, ' ~ funnel.steps | length ~ ' as step_count, '
+            ~ funnel_window_seconds(funnel) ~ ' as window_seconds'
+        ) -%}
+    {%- endfor -%}
+    {{ return(rows | join('\nunion all\n')) }}
+{%- endmacro %}

@@ -4,19 +4,22 @@ with steps_reached as (
 
 ),
 
-funnel_steps as (
+events as (
 
-    {{ funnel_steps_spine() }}
+    select * from {{ ref('fct_events') }}
 
 ),
 
-funnel_lengths as (
+funnel_windows as (
 
-    select
-        funnel_name,
-        max(step_number) as step_count
-    from funnel_steps
-    group by funnel_name
+    {{ funnel_windows() }}
+
+),
+
+data_end as (
+
+    select max(occurred_at) as last_event_at
+    from events
 
 ),
 
@@ -28,10 +31,18 @@ final as (
         steps_reached.entity_id,
         steps_reached.entered_at,
         steps_reached.furthest_step,
-        steps_reached.furthest_step = funnel_lengths.step_count as converted
+        steps_reached.furthest_step = funnel_windows.step_count as converted,
+        -- The window of the first attempt has closed before the latest event: later events
+        -- can no longer change how far the entity got.
+        coalesce(
+            {{ dbt.dateadd('second', 'funnel_windows.window_seconds', 'steps_reached.entered_at') }}
+            <= data_end.last_event_at,
+            false
+        ) as is_window_complete
     from steps_reached
-    inner join funnel_lengths
-        on steps_reached.funnel_name = funnel_lengths.funnel_name
+    inner join funnel_windows
+        on steps_reached.funnel_name = funnel_windows.funnel_name
+    cross join data_end
     where steps_reached.step_number = 1
 
 )
