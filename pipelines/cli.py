@@ -15,7 +15,7 @@ from rich.progress import Progress, TextColumn
 
 from pipelines import warehouse
 from pipelines.errors import NotBuiltYet, UserError
-from pipelines.generate.config import GeneratorConfig
+from pipelines.generate.config import GeneratorConfig, today_utc
 from pipelines.masking import mask_urls
 
 if TYPE_CHECKING:  # the loaders import dlt and pyarrow (70 MB): only the load commands pay
@@ -106,10 +106,10 @@ def env() -> None:
     help="Aim for about this many messages: sets --orgs from a pilot run.",
 )
 @click.option(
-    "--start-date",
+    "--end-date",
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    default=GeneratorConfig.start_date.isoformat(),
-    show_default=True,
+    help="Last day of the period, YYYY-MM-DD: fix it for the same bytes on another day. "
+    "[default: today (UTC), so the data set is fresh]",
 )
 @click.option(
     "--signup-drop",
@@ -157,7 +157,7 @@ def generate(
     orgs: int,
     days: int,
     events: int | None,
-    start_date: datetime,
+    end_date: datetime | None,
     signup_drop: float,
     signup_drop_source: str,
     duplicates: float,
@@ -175,7 +175,7 @@ def generate(
         seed=seed,
         orgs=orgs,
         days=days,
-        start_date=start_date.date(),
+        end_date=end_date.date() if end_date else today_utc(),
         signup_drop=signup_drop,
         signup_drop_source=signup_drop_source,
         duplicate_rate=duplicates,
@@ -200,7 +200,8 @@ def generate(
         )
     click.echo(
         f"wrote {truth['messages_generated']:,} messages from {truth['organizations']:,} orgs "
-        f"and {truth['users']:,} users under {out}; production tables in {production.url()}"
+        f"and {truth['users']:,} users from {config.start_date} to {config.end_date} under "
+        f"{out}; production tables in {mask_urls(production.url())}"
     )
 
 
