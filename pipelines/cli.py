@@ -339,6 +339,18 @@ def transform(context: click.Context) -> None:
     help="postgresql:// URL of the production database (or ANALYTICS_PRODUCTION_URL).",
 )
 @MAX_REJECTED_SHARE_OPTION
+@click.option(
+    "--summary-json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the summary to this file as JSON (status, exit code, every step).",
+)
+@click.option(
+    "--notify-url",
+    envvar="ANALYTICS_NOTIFY_URL",
+    help="POST the summary JSON (with Slack's `text`) to this webhook; a failed post is "
+    "reported, never fatal (or ANALYTICS_NOTIFY_URL).",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Stream dbt's log, not only to its file.")
 @click.pass_context
 def run(
     context: click.Context,
@@ -346,14 +358,17 @@ def run(
     amplitude_path: Path | None,
     production_url: str | None,
     max_rejected_share: float,
+    summary_json: Path | None,
+    notify_url: str | None,
+    verbose: bool,
 ) -> None:
     """The scheduled job: every configured load, then `dbt source freshness`, `dbt build`
     (arguments after `--` go to it) and the tracking-plan lint; ends with a summary.
+    One run at a time (a second one exits 2 at once), each recorded in ops.pipeline_runs.
     Exit 0 when all passed or warned, 1 on a failed check, 2 when something could not run."""
     from rich.console import Console
 
-    from pipelines.run import RunConfig, print_summary
-    from pipelines.run import run as run_job
+    from pipelines.run import RunConfig, print_summary, scheduled_run
 
     config = RunConfig(
         segment_path=segment_path,
@@ -362,9 +377,12 @@ def run(
         production_url=production_url,
         max_rejected_share=max_rejected_share,
         dbt_arguments=tuple(context.args),
+        summary_json=summary_json,
+        notify_url=notify_url,
+        verbose=verbose,
     )
     console = Console(soft_wrap=True)
-    summary = run_job(config, warehouse.connection(), console)
+    summary = scheduled_run(config, warehouse.connection(), console)
     print_summary(summary, console)
     sys.exit(summary.exit_code)
 
