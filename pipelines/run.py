@@ -169,10 +169,10 @@ def run(
             Step("loads", [Check(WARN, "loads", "none configured (see `analytics run -h`)")])
         )
         on_step(summary.steps[-1])
-    vars_arguments = _vars_arguments(config.dbt_arguments)
+    freshness_vars = vars_arguments(config.dbt_arguments)
     timed(
         "checking source freshness",
-        lambda: freshness_step(run_dbt("source", "freshness", *vars_arguments)),
+        lambda: freshness_step(run_dbt("source", "freshness", *freshness_vars)),
     )
     timed(
         "running dbt build",
@@ -492,7 +492,7 @@ def _masked(text: str) -> str:
     return escape(mask_urls(text))
 
 
-def _vars_arguments(dbt_arguments: Sequence[str]) -> list[str]:
+def vars_arguments(dbt_arguments: Sequence[str]) -> list[str]:
     """The `--vars` of the build's arguments, which the freshness check takes too (its
     thresholds are vars)."""
     for index, argument in enumerate(dbt_arguments):

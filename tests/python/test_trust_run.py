@@ -17,7 +17,10 @@ from pipelines.run import (
     Step,
     freshness_step,
     load_step,
+    vars_arguments,
 )
+from pipelines.transform import dbt
+from pipelines.warehouse import Connection
 
 CRITERIA = {
     "warn_after": {"count": 12, "period": "hour"},
@@ -99,3 +102,30 @@ def test_exit_code_is_2_when_broken_1_when_failed_0_when_only_warned():
     assert summary(warned, failed, broken).exit_code == 2
     assert summary(warned, failed, broken).status == "error"
     assert RunSummary([Step("x", [Check(PASS, "x", "")])]).status == "passed"
+
+
+def test_the_builds_vars_reach_the_freshness_check_whose_thresholds_are_vars(tmp_path):
+    arguments = ("--select", "marts", "--vars", "{analytics__event_freshness_warn_hours: 6}")
+    assert vars_arguments(arguments) == ["--vars", "{analytics__event_freshness_warn_hours: 6}"]
+    assert vars_arguments(("--vars={a: 1}",)) == ["--vars={a: 1}"]
+    assert vars_arguments(("--select", "marts")) == []
+
+    no_server = Connection("127.0.0.1", 1, "nobody", "", "none")  # parsing needs no database
+    lines: list[str] = []
+    parsed = dbt(
+        ["parse", "--target-path", str(tmp_path), *vars_arguments(arguments)],
+        no_server,
+        lines.append,
+    )
+    assert parsed == 0, "\n".join(lines)
+
+    sources = json.loads((tmp_path / "manifest.json").read_text())["sources"]
+    criteria = {
+        name.split(".", 2)[2]: (
+            source["freshness"]["warn_after"]["count"],
+            source["freshness"]["error_after"]["count"],
+        )
+        for name, source in sources.items()
+    }
+    assert criteria["segment.tracks"] == criteria["amplitude.events"] == (6, 24)
+    assert criteria["production.users"] == (24, 48)
