@@ -53,6 +53,7 @@ def test_the_notification_text_leads_with_the_outcome_then_what_did_not_pass():
         ]
     )
 
+    assert summary.steps[1].document()["message"] == "postgresql://bob:***@db/x slow"
     assert headline(summary, record) == (
         "analytics run 3 on etl-1: OK (1 passed, 1 warned, 0 failed)\n"
         "! load: postgresql://bob:***@db/x slow"

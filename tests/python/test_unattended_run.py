@@ -245,7 +245,7 @@ def test_a_dead_webhook_does_not_fail_the_run(environment, test_warehouse, scena
         "warned",
         {"attempts": 3},
     )
-    assert notify["message"].startswith(f"could not post to http://127.0.0.1:{dead.split(':')[2]}")
+    assert notify["message"].startswith(f"could not post to {dead.removesuffix('/hook')}: ")
     assert "Traceback" not in result.stderr
     assert runs(test_warehouse)[summary["run_id"]]["status"] == "warned"
 
@@ -253,13 +253,15 @@ def test_a_dead_webhook_does_not_fail_the_run(environment, test_warehouse, scena
 def test_no_password_reaches_the_terminal_the_log_the_summary_or_the_history(
     environment, test_warehouse, scenario, tmp_path
 ):
-    segment_path = f"/nowhere/postgresql://bob:{PASSWORD}@127.0.0.1:1/db"
+    port = free_port()
     result = analytics(
         environment,
         "run",
         "--verbose",
-        "--segment-path",
-        segment_path,
+        "--production-url",
+        f"postgresql://bob:{PASSWORD}@127.0.0.1:{port}/production",
+        "--notify-url",
+        f"http://bob:{PASSWORD}@127.0.0.1:{port}/hook",
         "--summary-json",
         str(tmp_path / "summary.json"),
         *ONE_MODEL,
@@ -268,8 +270,9 @@ def test_no_password_reaches_the_terminal_the_log_the_summary_or_the_history(
     summary = json.loads(summary_text)
     history = json.dumps(runs(test_warehouse)[summary["run_id"]]["steps"])
 
-    assert result.returncode == 2
-    assert "postgresql://bob:***@127.0.0.1:1/db" in summary_text
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert summary["steps"][1]["name"] == "load production"
+    assert summary["steps"][1]["status"] == "error"
     assert "Running with dbt=" in result.stdout, "--verbose streams dbt's log"
     for text in (result.stdout, result.stderr, Path(summary["log_file"]).read_text()):
         assert PASSWORD not in text
