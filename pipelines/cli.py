@@ -382,7 +382,7 @@ def run(
         verbose=verbose,
     )
     console = Console(soft_wrap=True)
-    summary = scheduled_run(config, warehouse.connection(), console)
+    summary = scheduled_run(config, warehouse.connection, console)
     print_summary(summary, console)
     sys.exit(summary.exit_code)
 

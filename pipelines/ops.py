@@ -100,10 +100,21 @@ RUNNING_RUN = """
 
 @dataclass(frozen=True)
 class RunRecord:
-    run_id: int
+    """A run as its history row has it; `run_id` is None for a run that could not reach the
+    history (the warehouse unreachable), which is published but not recorded."""
+
+    run_id: int | None
     started_at: datetime
     host: str
     version: str
+
+    @classmethod
+    def unrecorded(cls) -> RunRecord:
+        return cls(None, datetime.now(UTC), socket.gethostname(), package_version())
+
+    @property
+    def label(self) -> str:
+        return f"analytics run {self.run_id}" if self.run_id else "analytics run"
 
     def describe(self) -> str:
         started = self.started_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

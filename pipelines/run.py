@@ -182,12 +182,22 @@ def run(
     return summary
 
 
-def scheduled_run(config: RunConfig, target: Connection, console: Console) -> RunSummary:
-    """`run` holding the run lock, recorded in `ops.pipeline_runs` step by step, dbt's output
-    in a log file, then the summary posted and written as JSON. Raises ops.LockedOut, after
-    recording and publishing the locked-out run, when another run holds the lock."""
+def scheduled_run(
+    config: RunConfig, connect: Callable[[], Connection], console: Console
+) -> RunSummary:
+    """`run` on the warehouse `connect` returns, holding the run lock, recorded in
+    `ops.pipeline_runs` step by step, dbt's output in a log file, then the summary posted and
+    written as JSON. Raises ops.LockedOut, after recording and publishing the locked-out
+    run, when another run holds the lock; a warehouse that cannot be reached is published
+    (nothing can record it) and raised."""
     _check_outputs(config)
-    history = ops.RunHistory(target)
+    try:
+        target = connect()
+        history = ops.RunHistory(target)
+    except UserError as error:
+        step = Step("warehouse", [Check(BROKEN, "warehouse", str(error))])
+        _publish(config, RunSummary([step]), ops.RunRecord.unrecorded(), None, None)
+        raise
     try:
         try:
             record, abandoned = history.start()
@@ -211,19 +221,15 @@ def _run_holding_the_lock(
     summary = RunSummary()
 
     def progress(step: Step) -> None:
-        more = f" (+{len(step.checks) - 1} below)" if len(step.checks) > 1 else ""
-        console.print(
-            f"{MARKS[step.status]} {_masked(step.name)} ({step.seconds:.1f}s): "
-            f"{_masked(step.checks[0].detail)}{more}"
-        )
+        print_progress(step, console)
         summary.steps.append(step)
         history.record_steps(record, [step.document() for step in summary.steps])
 
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
     log_path = LOG_DIR / f"analytics-run-{target.database}-{record.run_id}.log"
-    console.print(f"analytics run {record.run_id} on {record.host}: dbt's log in {log_path}")
+    console.print(f"{record.label} on {record.host}: dbt's log in {log_path}")
     progress(_lock_step(record, abandoned))
     try:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
         with log_path.open("w", encoding="utf-8") as log:
 
             def dbt_output(line: str) -> None:
@@ -255,12 +261,12 @@ def _publish(
     config: RunConfig,
     summary: RunSummary,
     record: ops.RunRecord,
-    history: ops.RunHistory,
+    history: ops.RunHistory | None,
     log_path: Path | None,
     console: Console | None = None,
 ) -> None:
-    """Post the summary, then record the run's outcome and write the summary JSON, both
-    saying how the post went."""
+    """Post the summary, then record the run's outcome (when there is a history) and write
+    the summary JSON, both saying how the post went."""
     finished_at = datetime.now(UTC)
     if config.notify_url:
         started = time.monotonic()
@@ -271,11 +277,10 @@ def _publish(
         step.seconds = time.monotonic() - started
         summary.steps.append(step)
         if console is not None:
-            console.print(
-                f"{MARKS[step.status]} notify ({step.seconds:.1f}s): {_masked(check.detail)}"
-            )
-    steps = [step.document() for step in summary.steps]
-    history.finish(record, summary.status, steps, finished_at)
+            print_progress(step, console)
+    if history is not None:
+        steps = [step.document() for step in summary.steps]
+        history.finish(record, summary.status, steps, finished_at)
     if config.summary_json:
         document = summary_document(summary, record, finished_at, log_path)
         _write_atomically(config.summary_json, json.dumps(document, indent=2) + "\n")
@@ -448,6 +453,15 @@ def lint_step(target: Connection) -> Step:
     return Step("plan lint", [Check(status, "plan lint", report.summary(), lines)], counts)
 
 
+def print_progress(step: Step, console: Console) -> None:
+    """The one line a step prints when it ends."""
+    more = f" (+{len(step.checks) - 1} below)" if len(step.checks) > 1 else ""
+    console.print(
+        f"{MARKS[step.status]} {_masked(step.name)} ({step.seconds:.1f}s): "
+        f"{_masked(step.checks[0].detail)}{more}"
+    )
+
+
 def print_summary(summary: RunSummary, console: Console) -> None:
     outcome = HEADLINES[summary.status]
     colour = "green" if summary.exit_code == 0 else "red"
@@ -466,8 +480,7 @@ def headline(summary: RunSummary, record: ops.RunRecord) -> str:
         key=lambda check: SEVERITY.index(check.status),
     )
     lines = [
-        f"analytics run {record.run_id} on {record.host}: {HEADLINES[summary.status]} "
-        f"({_tally(summary)})",
+        f"{record.label} on {record.host}: {HEADLINES[summary.status]} ({_tally(summary)})",
         *(
             mask_urls(f"{PLAIN_MARKS[check.status]} {check.name}: {check.detail}")
             for check in problems[:NOTIFICATION_LINES]

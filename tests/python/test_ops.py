@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -58,6 +62,32 @@ def test_the_notification_text_leads_with_the_outcome_then_what_did_not_pass():
         "analytics run 3 on etl-1: OK (1 passed, 1 warned, 0 failed)\n"
         "! load: postgresql://bob:***@db/x slow"
     )
+
+
+def test_an_unreachable_warehouse_is_still_written_and_posted_without_its_password(tmp_path):
+    summary_path = tmp_path / "summary.json"
+    warehouse_url = f"postgresql://bob:s3cretPW@127.0.0.1:{free_port()}/analytics"
+    with webhook([200]) as (url, received):
+        result = subprocess.run(
+            [
+                *(sys.executable, "-c", "from pipelines.cli import main; main()", "run"),
+                *("--summary-json", str(summary_path), "--notify-url", url),
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "ANALYTICS_WAREHOUSE_URL": warehouse_url},
+        )
+    summary = json.loads(summary_path.read_text())
+
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert "postgresql://bob:***@127.0.0.1" in result.stderr
+    assert (summary["run_id"], summary["status"], summary["exit_code"]) == (None, "error", 2)
+    assert [step["name"] for step in summary["steps"]] == ["warehouse", "notify"]
+    [(_, posted)] = received
+    assert posted["text"].startswith("analytics run on ")
+    assert "s3cretPW" not in result.stdout + result.stderr + summary_path.read_text()
+    assert "s3cretPW" not in json.dumps(posted)
 
 
 @pytest.mark.integration
