@@ -61,7 +61,8 @@ def run_demo(data_dir: Path) -> int:
     from pipelines.sources import amplitude, production, segment
 
     target = warehouse.connection()
-    production_database = target.with_database("production")
+    # Beside its warehouse database, so two warehouses on one server never share it.
+    production_database = target.with_database(f"{target.database}_production")
     with console.status("generating a sample data set"):
         truth = generate(data_dir, DEMO_DATA_SET, production=production_database)
     console.print(

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from webhook_server import free_port, webhook
 
+from pipelines import warehouse
 from pipelines.warehouse import Connection
 
 pytestmark = pytest.mark.integration
@@ -109,6 +110,7 @@ def environment(test_warehouse: Connection, tmp_path_factory) -> dict[str, str]:
 def scenario(test_warehouse: Connection, environment: dict[str, str], tmp_path_factory):
     folder = tmp_path_factory.mktemp("runs")
     demo = analytics(environment, "demo")
+    warehouse.drop_database(test_warehouse.with_database(f"{test_warehouse.database}_production"))
     assert demo.returncode == 0, demo.stdout + demo.stderr
 
     killed = start(environment, "run")
