@@ -1,0 +1,259 @@
+"""The tracking plan as code, Python side: the checked-in output is what the plan generates,
+the generated library refuses what the plan forbids before sending anything, and what it
+sends through segment-analytics-python passes the generated JSON Schemas."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import jsonschema
+import pytest
+from segment.analytics import Client
+from segment_api import SegmentApi
+
+from pipelines import plan_codegen, tracking_plan
+from pipelines.plan_codegen import names
+
+PLAN = tracking_plan.load()
+WRITE_KEY = "python-write-key"
+SOURCE = "python-server"
+GENERATED_PYTHON = plan_codegen.EXAMPLES_DIR / "python" / "tracking.py"
+
+
+def load_module(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"generated_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+tracking = load_module(GENERATED_PYTHON)
+
+
+def schema_of(event_name: str) -> dict:
+    return plan_codegen.schemas.event_schema(PLAN.event(event_name))
+
+
+def send_every_event(client: Client) -> None:
+    """Every tracked event once with all its properties, and once with only what it needs."""
+    who = {"user_id": "u-1", "anonymous_id": "a-1"}
+    tracking.user_signed_up(client, **who, org_id="o-1", signup_method="github", invited=True)
+    tracking.user_signed_up(client, anonymous_id="a-2")
+    tracking.user_logged_in(client, **who)
+    tracking.organization_created(client, **who, org_id="o-1")
+    tracking.organization_switched(client, user_id="u-1", org_id="o-2")
+    tracking.project_created(
+        client,
+        **who,
+        org_id="o-1",
+        language="ruby",
+        repository={"provider": "gitlab", "is_private": True},
+    )
+    tracking.project_created(client, user_id="u-1", org_id="o-1")
+    tracking.build_started(client, **who, org_id="o-1", project_id="o-1-1")
+    tracking.build_succeeded(client, **who, org_id="o-1", project_id="o-1-1", duration_seconds=93)
+    tracking.build_failed(
+        client,
+        **who,
+        org_id="o-1",
+        project_id="o-1-1",
+        duration_seconds=12,
+        failed_steps=[{"name": "test", "exit_code": 1}, {"name": "lint", "exit_code": 2}],
+    )
+    tracking.teammate_invited(client, **who, org_id="o-1", role="billing")
+    tracking.dashboard_viewed(client, user_id="u-1")
+    tracking.dashboard_viewed(client, user_id="u-1", org_id="o-1")
+    tracking.plan_page_viewed(client, **who, org_id="o-1")
+    tracking.plan_upgrade_clicked(client, **who, org_id="o-1", plan_id="business")
+
+
+@pytest.fixture
+def api():
+    with SegmentApi({WRITE_KEY: SOURCE}) as api:
+        yield api
+
+
+@pytest.fixture
+def client(api: SegmentApi) -> Client:
+    return Client(WRITE_KEY, host=api.url, sync_mode=True, max_retries=0)
+
+
+def test_checked_in_output_is_what_the_plan_generates():
+    expected = plan_codegen.expected_examples(PLAN)
+    stale = [
+        str(path.relative_to(tracking_plan.PROJECT_ROOT))
+        for path, text in expected.items()
+        if not path.exists() or path.read_text(encoding="utf-8") != text
+    ]
+    extra = set((plan_codegen.EXAMPLES_DIR / "schemas").glob("*.json")) - set(expected)
+
+    assert not stale and not extra, (
+        f"tracking/ is stale ({stale or sorted(extra)}): run `python -m pipelines.plan_codegen`"
+    )
+
+
+def test_generated_python_is_ruff_clean_as_written():
+    for command in (["check"], ["format", "--check"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, "--no-cache", str(GENERATED_PYTHON)],
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cli_writes_the_same_library_and_schemas(tmp_path: Path):
+    for arguments in (
+        ["codegen", "--language", "python", "--out", str(tmp_path / "py")],
+        ["codegen", "--language", "typescript", "--out", str(tmp_path / "ts")],
+        ["schemas", "--out", str(tmp_path / "schemas")],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-c", "from pipelines.cli import main; main()", "plan", *arguments],
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stderr
+
+    examples = plan_codegen.EXAMPLES_DIR
+    assert (tmp_path / "py" / "tracking.py").read_text() == GENERATED_PYTHON.read_text()
+    assert (tmp_path / "ts" / "tracking.ts").read_text() == (
+        examples / "typescript" / "tracking.ts"
+    ).read_text()
+    written = {path.name: path.read_text() for path in (tmp_path / "schemas").iterdir()}
+    assert written == {path.name: path.read_text() for path in (examples / "schemas").iterdir()}
+
+
+def test_one_function_per_tracked_event_and_none_for_derived_ones():
+    functions = {
+        name
+        for name, value in vars(tracking).items()
+        if inspect.isfunction(value)
+        and value.__module__ == tracking.__name__
+        and not name.startswith("_")
+    }
+    tracked = {names.snake(event.name) for event in names.tracked_events(PLAN)}
+
+    assert functions == tracked
+    assert "plan_upgraded" not in functions  # derived from subscription_changes by dbt
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda c: tracking.plan_upgrade_clicked(c, user_id="u"), TypeError, "org_id"),
+        (lambda c: tracking.plan_upgrade_clicked(c, user_id="u", org_id=None), TypeError, "org_id is required"),
+        (lambda c: tracking.plan_upgrade_clicked(c, org_id="o"), ValueError, "user_id"),
+        (lambda c: tracking.plan_upgrade_clicked(c, user_id=7, org_id="o"), TypeError, "user_id must be"),
+        (lambda c: tracking.plan_upgrade_clicked(c, user_id="u", org_id=7), TypeError, "org_id must be"),
+        (
+            lambda c: tracking.plan_upgrade_clicked(c, user_id="u", org_id="o", plan_id="gold"),
+            ValueError,
+            "'team', 'business'",
+        ),
+        (
+            lambda c: tracking.build_succeeded(c, user_id="u", org_id="o", duration_seconds=1.5),
+            TypeError,
+            "integer",
+        ),
+        (
+            lambda c: tracking.build_succeeded(c, user_id="u", org_id="o", duration_seconds=True),
+            TypeError,
+            "integer",
+        ),
+        (lambda c: tracking.user_signed_up(c, user_id="u", invited="yes"), TypeError, "boolean"),
+        (lambda c: tracking.user_signed_up(c, user_id="u", org_id=3), TypeError, "org_id"),
+        (lambda c: tracking.user_signed_up(c, user_id="u", plan="x"), TypeError, "plan"),
+        (
+            lambda c: tracking.project_created(c, user_id="u", org_id="o", repository={}),
+            TypeError,
+            "repository.provider is required",
+        ),
+        (
+            lambda c: tracking.project_created(
+                c, user_id="u", org_id="o", repository={"provider": "svn"}
+            ),
+            ValueError,
+            "repository.provider",
+        ),
+        (
+            lambda c: tracking.project_created(
+                c, user_id="u", org_id="o", repository={"provider": "github", "stars": 3}
+            ),
+            ValueError,
+            "stars",
+        ),
+        (
+            lambda c: tracking.build_failed(
+                c, user_id="u", org_id="o", failed_steps=[{"name": "t", "exit_code": "1"}]
+            ),
+            TypeError,
+            "failed_steps[0].exit_code",
+        ),
+        (
+            lambda c: tracking.build_failed(c, user_id="u", org_id="o", failed_steps="test"),
+            TypeError,
+            "array",
+        ),
+    ],
+)
+def test_what_the_plan_forbids_raises_before_anything_is_sent(
+    api: SegmentApi, client: Client, call, error, message
+):
+    with pytest.raises(error, match=message.replace("[", r"\[").replace("]", r"\]")):
+        call(client)
+
+    assert api.received(SOURCE) == []
+
+
+def test_every_message_sent_passes_its_json_schema(api: SegmentApi, client: Client):
+    send_every_event(client)
+    received = api.received(SOURCE)
+
+    assert {message["event"] for message in received} == {
+        event.name for event in names.tracked_events(PLAN)
+    }
+    for message in received:
+        jsonschema.Draft202012Validator(schema_of(message["event"])).validate(message)
+
+
+def test_org_context_goes_where_the_warehouse_reads_it(api: SegmentApi, client: Client):
+    tracking.user_signed_up(client, user_id="u", org_id="o-9")
+    tracking.project_created(client, user_id="u", org_id="o-8")
+    signed_up, created = api.received(SOURCE)
+
+    assert signed_up["context"]["groupId"] == "o-9"
+    assert "org_id" not in signed_up["properties"]
+    assert created["properties"]["org_id"] == "o-8"
+    assert "groupId" not in created["context"]
+
+
+def test_absent_optional_properties_are_not_sent(api: SegmentApi, client: Client):
+    tracking.build_succeeded(client, user_id="u", org_id="o", project_id=None)
+
+    (message,) = api.received(SOURCE)
+    assert message["properties"] == {"org_id": "o"}
+    assert (message["event"], message["userId"]) == ("Build Succeeded", "u")
+
+
+def test_schemas_are_valid_2020_12_and_reject_what_the_plan_forbids():
+    for event in names.tracked_events(PLAN):
+        jsonschema.Draft202012Validator.check_schema(schema_of(event.name))
+    validator = jsonschema.Draft202012Validator(schema_of("Project Created"))
+    good = {"event": "Project Created", "properties": {"org_id": "o"}}
+
+    assert validator.is_valid(good)
+    for wrong in (
+        {"event": "Project Created", "properties": {}},
+        {"event": "Project Created", "properties": {"org_id": 1}},
+        {"event": "Project Created", "properties": {"org_id": "o", "language": "cobol"}},
+        {"event": "Project Created", "properties": {"org_id": "o", "repository": {}}},
+        {"event": "Build Started", "properties": {"org_id": "o"}},
+    ):
+        assert not validator.is_valid(wrong), wrong
