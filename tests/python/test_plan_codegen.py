@@ -4,73 +4,22 @@ sends through segment-analytics-python passes the generated JSON Schemas."""
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import jsonschema
 import pytest
+from generated_tracking import GENERATED_PYTHON, PLAN, schema_of, send_every_event, tracking
 from segment.analytics import Client
 from segment_api import SegmentApi
 
 from pipelines import plan_codegen, tracking_plan
 from pipelines.plan_codegen import names
 
-PLAN = tracking_plan.load()
 WRITE_KEY = "python-write-key"
 SOURCE = "python-server"
-GENERATED_PYTHON = plan_codegen.EXAMPLES_DIR / "python" / "tracking.py"
-
-
-def load_module(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"generated_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tracking = load_module(GENERATED_PYTHON)
-
-
-def schema_of(event_name: str) -> dict:
-    return plan_codegen.schemas.event_schema(PLAN.event(event_name))
-
-
-def send_every_event(client: Client) -> None:
-    """Every tracked event once with all its properties, and once with only what it needs."""
-    who = {"user_id": "u-1", "anonymous_id": "a-1"}
-    tracking.user_signed_up(client, **who, org_id="o-1", signup_method="github", invited=True)
-    tracking.user_signed_up(client, anonymous_id="a-2")
-    tracking.user_logged_in(client, **who)
-    tracking.organization_created(client, **who, org_id="o-1")
-    tracking.organization_switched(client, user_id="u-1", org_id="o-2")
-    tracking.project_created(
-        client,
-        **who,
-        org_id="o-1",
-        language="ruby",
-        repository={"provider": "gitlab", "is_private": True},
-    )
-    tracking.project_created(client, user_id="u-1", org_id="o-1")
-    tracking.build_started(client, **who, org_id="o-1", project_id="o-1-1")
-    tracking.build_succeeded(client, **who, org_id="o-1", project_id="o-1-1", duration_seconds=93)
-    tracking.build_failed(
-        client,
-        **who,
-        org_id="o-1",
-        project_id="o-1-1",
-        duration_seconds=12,
-        failed_steps=[{"name": "test", "exit_code": 1}, {"name": "lint", "exit_code": 2}],
-    )
-    tracking.teammate_invited(client, **who, org_id="o-1", role="billing")
-    tracking.dashboard_viewed(client, user_id="u-1")
-    tracking.dashboard_viewed(client, user_id="u-1", org_id="o-1")
-    tracking.plan_page_viewed(client, **who, org_id="o-1")
-    tracking.plan_upgrade_clicked(client, **who, org_id="o-1", plan_id="business")
 
 
 @pytest.fixture
