@@ -25,8 +25,12 @@ SEED_PATH = PROJECT_ROOT / "seeds" / "tracking_plan_event_names.csv"
 ORIGINS = ("tracked", "derived")
 PROPERTY_TYPES = ("string", "number", "integer", "boolean", "object", "array")
 ENUM_TYPES = ("string", "number", "integer")
-# The identity of every tracking call: arguments of the generated functions, never properties.
-RESERVED_PROPERTY_NAMES = ("user_id", "anonymous_id")
+# Arguments of every generated tracking function besides the properties, so never properties.
+RESERVED_PROPERTY_NAMES = {
+    "user_id": "every tracking call takes it as its identity",
+    "anonymous_id": "every tracking call takes it as its identity",
+    "client": "the generated Python functions take the Segment client under that name",
+}
 PROPERTY_KEYS = ("type", "required", "description", "enum", "properties", "items")
 SEED_COLUMNS = ("source_event_name", "event_name", "origin", "is_alias")
 
@@ -177,7 +181,7 @@ def _parse_property(
     if not SNAKE_CASE.match(name):
         problems.append(f"{label} is not snake_case")
     if top_level and name in RESERVED_PROPERTY_NAMES:
-        problems.append(f"{label} is reserved: every tracking call takes it as its identity")
+        problems.append(f"{label} is reserved: {RESERVED_PROPERTY_NAMES[name]}")
     if keyword.iskeyword(name):
         problems.append(f"{label} is a Python keyword: generated Python cannot name it")
     if not isinstance(spec, dict) or spec.get("type") not in PROPERTY_TYPES:

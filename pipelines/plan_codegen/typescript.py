@@ -5,7 +5,9 @@ names) on the wire; `tsc --strict` checks their types, integers are checked when
 from __future__ import annotations
 
 import json
+from collections import Counter
 
+from pipelines.errors import UserError
 from pipelines.plan_codegen.names import (
     IDENTITY_DOCS,
     ORG_PROPERTY,
@@ -132,6 +134,10 @@ class _Code:
         return SCALARS[prop.type]
 
     def _fields(self, properties: tuple[EventProperty, ...], name: str, path: str) -> str:
+        camel_names = Counter(camel(prop.name) for prop in properties)
+        clashes = sorted(prop.name for prop in properties if camel_names[camel(prop.name)] > 1)
+        if clashes:
+            raise UserError(f"`{path}`: properties {clashes} have the same camelCase name")
         lines = []
         for prop in properties:
             optional = "" if prop.required else "?"

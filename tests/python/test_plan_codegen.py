@@ -22,6 +22,14 @@ WRITE_KEY = "python-write-key"
 SOURCE = "python-server"
 
 
+def analytics(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", "from pipelines.cli import main; main()", *arguments],
+        capture_output=True,
+        text=True,
+    )
+
+
 @pytest.fixture
 def api():
     with SegmentApi({WRITE_KEY: SOURCE}) as api:
@@ -63,11 +71,7 @@ def test_cli_writes_the_same_library_and_schemas(tmp_path: Path):
         ["codegen", "--language", "typescript", "--out", str(tmp_path / "ts")],
         ["schemas", "--out", str(tmp_path / "schemas")],
     ):
-        result = subprocess.run(
-            [sys.executable, "-c", "from pipelines.cli import main; main()", "plan", *arguments],
-            capture_output=True,
-            text=True,
-        )
+        result = analytics("plan", *arguments)
         assert result.returncode == 0, result.stderr
 
     examples = plan_codegen.EXAMPLES_DIR
@@ -174,3 +178,27 @@ def test_schemas_are_valid_2020_12_and_reject_what_the_plan_forbids():
         {"event": "Build Started", "properties": {"org_id": "o"}},
     ):
         assert not validator.is_valid(wrong), wrong
+
+
+def test_properties_whose_camelcase_names_clash_are_one_line_and_exit_2(tmp_path: Path):
+    plan_path = tmp_path / "tracking_plan.yml"
+    plan_path.write_text(
+        """events:
+  - name: Build Started
+    description: A build started.
+    owner: product
+    origin: tracked
+    properties:
+      step_2: {type: string}
+      step2: {type: string}
+""",
+        encoding="utf-8",
+    )
+    arguments = ["--language", "typescript", "--out", str(tmp_path), "--plan", str(plan_path)]
+
+    result = analytics("plan", "codegen", *arguments)
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "analytics: `Build Started`: properties ['step2', 'step_2'] have the same camelCase name"
+    )
