@@ -38,27 +38,35 @@ def render(plan: TrackingPlan) -> dict[str, str]:
 
 
 def event_schema(event: PlannedEvent) -> dict:
-    context: dict = {"type": "object"}
-    if plans_org(event) is None:
-        org = {"type": "string", "description": IDENTITY_DOCS[ORG_PROPERTY]}
-        context["properties"] = {"groupId": org}
-    return {
+    """The schema of the event's track message. The organization context may sit in
+    `properties.org_id` or in `context.groupId` (contract section 4, as the lint reads it),
+    so a required `org_id` is required in one of the two."""
+    org = plans_org(event)
+    group_id = {"type": "string", "description": IDENTITY_DOCS[ORG_PROPERTY]}
+    required = [prop.name for prop in event.properties if prop.required and prop is not org]
+    schema = {
         "$schema": DRAFT,
         "title": event.name,
         "description": event.description,
         "type": "object",
         "properties": {
             "event": {"const": event.name},
-            "context": context,
+            "context": {"type": "object", "properties": {"groupId": group_id}},
             "traits": {"type": "object"},
             "properties": {
                 "type": "object",
                 "properties": {prop.name: _property(prop) for prop in event.properties},
-                "required": [prop.name for prop in event.properties if prop.required],
+                "required": required,
             },
         },
         "required": ["event", "properties"],
     }
+    if org is not None and org.required:
+        schema["anyOf"] = [
+            {"properties": {"properties": {"required": [ORG_PROPERTY]}}},
+            {"properties": {"context": {"required": ["groupId"]}}, "required": ["context"]},
+        ]
+    return schema
 
 
 def _property(prop: EventProperty) -> dict:

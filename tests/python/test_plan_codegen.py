@@ -4,9 +4,12 @@ sends through segment-analytics-python passes the generated JSON Schemas."""
 
 from __future__ import annotations
 
+import gzip
 import inspect
+import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import jsonschema
@@ -16,6 +19,7 @@ from segment.analytics import Client
 from segment_api import SegmentApi
 
 from pipelines import plan_codegen, tracking_plan
+from pipelines.generate import GeneratorConfig, generate
 from pipelines.plan_codegen import names
 
 WRITE_KEY = "python-write-key"
@@ -170,6 +174,7 @@ def test_schemas_are_valid_2020_12_and_reject_what_the_plan_forbids():
     good = {"event": "Project Created", "properties": {"org_id": "o"}}
 
     assert validator.is_valid(good)
+    assert validator.is_valid({**good, "properties": {}, "context": {"groupId": "o"}})
     for wrong in (
         {"event": "Project Created", "properties": {}},
         {"event": "Project Created", "properties": {"org_id": 1}},
@@ -202,3 +207,24 @@ def test_properties_whose_camelcase_names_clash_are_one_line_and_exit_2(tmp_path
     assert result.stderr.strip() == (
         "analytics: `Build Started`: properties ['step2', 'step_2'] have the same camelCase name"
     )
+
+
+def test_every_track_message_the_generator_writes_under_a_planned_name_passes_its_schema(
+    tmp_path: Path,
+):
+    generate(tmp_path, GeneratorConfig(seed=3, orgs=30, days=20, malformed_lines=0))
+    validators = {
+        event.name: jsonschema.Draft202012Validator(schema_of(event.name))
+        for event in names.tracked_events(PLAN)
+    }
+    checked: Counter[str] = Counter()
+
+    for path in sorted((tmp_path / "segment-logs").rglob("*.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            for message in map(json.loads, lines):
+                validator = validators.get(message.get("event"))
+                if message["type"] == "track" and validator is not None:
+                    validator.validate(message)
+                    checked[message["event"]] += 1
+
+    assert set(checked) == set(validators)  # the generator sends every tracked event
