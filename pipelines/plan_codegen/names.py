@@ -13,6 +13,8 @@ IDENTITY_DOCS = {
     "anonymous_id": "The device's id before the user is known.",
     "org_id": "The organization in context.",
 }
+# An event that does not plan `org_id` still takes one: it is sent as the message's group.
+UNPLANNED_ORG_DOC = "The organization in context, if any; sent in `context.groupId`."
 
 
 def snake(event_name: str) -> str:

@@ -8,6 +8,7 @@ import json
 from pipelines.plan_codegen.names import (
     IDENTITY_DOCS,
     ORG_PROPERTY,
+    UNPLANNED_ORG_DOC,
     pascal,
     plans_org,
     property_doc,
@@ -176,7 +177,7 @@ def _function(event: PlannedEvent, hints: _Hints) -> str:
     docs = [
         "        client: The Segment client that sends the call.",
         *(_arg_doc(name, IDENTITY_DOCS[name]) for name in ("user_id", "anonymous_id")),
-        _arg_doc(ORG_PROPERTY, property_doc(org) if org else IDENTITY_DOCS[ORG_PROPERTY]),
+        _arg_doc(ORG_PROPERTY, property_doc(org) if org else UNPLANNED_ORG_DOC),
     ]
     for prop in event.properties:
         if prop.name == ORG_PROPERTY:

@@ -9,8 +9,7 @@ from collections import Counter
 
 from pipelines.errors import UserError
 from pipelines.plan_codegen.names import (
-    IDENTITY_DOCS,
-    ORG_PROPERTY,
+    UNPLANNED_ORG_DOC,
     camel,
     pascal,
     plans_org,
@@ -91,7 +90,7 @@ class _Code:
     def function(self, event: PlannedEvent) -> str:
         name = pascal(event.name)
         org = plans_org(event)
-        org_field = "" if org else _doc(IDENTITY_DOCS[ORG_PROPERTY], "  ") + "  orgId?: string;\n"
+        org_field = "" if org else _doc(UNPLANNED_ORG_DOC, "  ") + "  orgId?: string;\n"
         self.types.append(
             _doc(f"What `{event.name}` takes: who, where, and its properties.", "")
             + f"export type {name}Params = Identity & {{\n"

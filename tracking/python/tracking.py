@@ -94,7 +94,7 @@ def user_signed_up(
         client: The Segment client that sends the call.
         user_id: The user's id; give it, an anonymous id, or both.
         anonymous_id: The device's id before the user is known.
-        org_id: The organization in context.
+        org_id: The organization in context, if any; sent in `context.groupId`.
         signup_method: How the person authenticated to sign up. One of 'github', 'google',
             'email'.
         invited: True when the person signed up from a teammate's invitation.
@@ -125,7 +125,7 @@ def user_logged_in(
         client: The Segment client that sends the call.
         user_id: The user's id; give it, an anonymous id, or both.
         anonymous_id: The device's id before the user is known.
-        org_id: The organization in context.
+        org_id: The organization in context, if any; sent in `context.groupId`.
     """
     _track(
         client,
@@ -240,7 +240,7 @@ def build_started(
         user_id: The user's id; give it, an anonymous id, or both.
         anonymous_id: The device's id before the user is known.
         org_id: The organization in context. Required.
-        project_id:
+        project_id: The project built, as `<org_id>-<n>`.
     """
     _track(
         client,
@@ -271,7 +271,7 @@ def build_succeeded(
         user_id: The user's id; give it, an anonymous id, or both.
         anonymous_id: The device's id before the user is known.
         org_id: The organization in context. Required.
-        project_id:
+        project_id: The project built, as `<org_id>-<n>`.
         duration_seconds: Wall time from start to finish. An integer.
     """
     _track(
@@ -305,7 +305,7 @@ def build_failed(
         user_id: The user's id; give it, an anonymous id, or both.
         anonymous_id: The device's id before the user is known.
         org_id: The organization in context. Required.
-        project_id:
+        project_id: The project built, as `<org_id>-<n>`.
         duration_seconds: Wall time from start to finish. An integer.
         failed_steps: The build steps that failed, in the order they ran.
     """

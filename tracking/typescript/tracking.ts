@@ -20,7 +20,7 @@ export type UserSignedUpSignupMethod = "github" | "google" | "email";
 
 /** What `User Signed Up` takes: who, where, and its properties. */
 export type UserSignedUpParams = Identity & {
-  /** The organization in context. */
+  /** The organization in context, if any; sent in `context.groupId`. */
   orgId?: string;
   /** How the person authenticated to sign up. One of 'github', 'google', 'email'. */
   signupMethod?: UserSignedUpSignupMethod;
@@ -30,7 +30,7 @@ export type UserSignedUpParams = Identity & {
 
 /** What `User Logged In` takes: who, where, and its properties. */
 export type UserLoggedInParams = Identity & {
-  /** The organization in context. */
+  /** The organization in context, if any; sent in `context.groupId`. */
   orgId?: string;
 };
 
@@ -82,6 +82,7 @@ export type ProjectCreatedParams = Identity & {
 export type BuildStartedParams = Identity & {
   /** The organization in context. Required. */
   orgId: string;
+  /** The project built, as `<org_id>-<n>`. */
   projectId?: string;
 };
 
@@ -89,6 +90,7 @@ export type BuildStartedParams = Identity & {
 export type BuildSucceededParams = Identity & {
   /** The organization in context. Required. */
   orgId: string;
+  /** The project built, as `<org_id>-<n>`. */
   projectId?: string;
   /** Wall time from start to finish. An integer. */
   durationSeconds?: number;
@@ -105,6 +107,7 @@ export interface BuildFailedFailedStepsItem {
 export type BuildFailedParams = Identity & {
   /** The organization in context. Required. */
   orgId: string;
+  /** The project built, as `<org_id>-<n>`. */
   projectId?: string;
   /** Wall time from start to finish. An integer. */
   durationSeconds?: number;
