@@ -187,6 +187,8 @@ def _parse_property(
     if not isinstance(spec, dict) or spec.get("type") not in PROPERTY_TYPES:
         problems.append(f"{label} needs a type among {PROPERTY_TYPES}")
         return None
+    if top_level and name == "org_id" and spec["type"] != "string":
+        problems.append(f"{label} must be a string: org ids are text everywhere")
     unknown = sorted(set(spec) - set(PROPERTY_KEYS))
     if unknown:
         problems.append(f"{label} has unknown keys {unknown}, not among {PROPERTY_KEYS}")

@@ -111,14 +111,16 @@ def render(plan: TrackingPlan) -> str:
     spec = "_EVENTS: dict[str, dict[str, Any]] = " + _literal(
         {event.name: _fields_spec(event.properties) for event in events}, ""
     )
-    first, *rest = [*types, *functions]
+    blocks = [*types, *functions]
     # isort's rule: one blank line after the imports, two before a class or a function.
-    after_imports = "\n\n" if first.startswith(("class ", "def ")) else "\n"
+    after_imports = ""
+    if blocks:
+        after_imports = "\n\n" if blocks[0].startswith(("class ", "def ")) else "\n"
     return "".join(
         [
             HEADER.replace("{typing}", ", ".join(typing_names)),
-            after_imports + first,
-            *("\n\n" + block for block in rest),
+            after_imports,
+            "\n\n".join(blocks),
             HELPERS,
             "\n" + spec + "\n",
         ]

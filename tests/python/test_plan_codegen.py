@@ -21,6 +21,7 @@ from segment_api import SegmentApi
 from pipelines import plan_codegen, tracking_plan
 from pipelines.generate import GeneratorConfig, generate
 from pipelines.plan_codegen import names
+from pipelines.tracking_plan import TrackingPlan
 
 WRITE_KEY = "python-write-key"
 SOURCE = "python-server"
@@ -59,10 +60,13 @@ def test_checked_in_output_is_what_the_plan_generates():
     )
 
 
-def test_generated_python_is_ruff_clean_as_written():
+@pytest.mark.parametrize("plan", [PLAN, TrackingPlan(())], ids=["default plan", "empty plan"])
+def test_generated_python_is_ruff_clean_as_written(plan: TrackingPlan, tmp_path: Path):
+    path = plan_codegen.write_code("python", tmp_path, plan)
+    settings = ["--no-cache", "--config", str(tracking_plan.PROJECT_ROOT / "pyproject.toml")]
     for command in (["check"], ["format", "--check"]):
         result = subprocess.run(
-            [sys.executable, "-m", "ruff", *command, "--no-cache", str(GENERATED_PYTHON)],
+            [sys.executable, "-m", "ruff", *command, *settings, str(path)],
             capture_output=True,
             text=True,
         )

@@ -97,6 +97,7 @@ def test_write_seed_regenerates_the_copy_from_an_edited_plan(tmp_path):
         (VALID_EVENT.replace("type: string", "type: text"), "needs a type"),
         (VALID_EVENT + VALID_EVENT, "appears twice"),
         (with_property("user_id: {type: string}"), "reserved: every tracking call"),
+        (VALID_EVENT.replace("org_id: {type: string", "org_id: {type: integer"), "must be a str"),
         (with_property("client: {type: string}"), "reserved: the generated Python"),
         (with_property("from: {type: string}"), "Python keyword"),
         (with_property("steps: {type: array, unit: s}"), "unknown keys \\['unit'\\]"),
