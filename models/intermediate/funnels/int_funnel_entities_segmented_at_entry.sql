@@ -1,12 +1,12 @@
-with funnel_progress as (
+with steps_reached as (
 
-    select * from {{ ref('fct_funnel_progress') }}
+    select * from {{ ref('int_funnel_steps_reached') }}
 
 ),
 
 organizations as (
 
-    select * from {{ ref('int_organizations_with_first_upgrade') }}
+    select * from {{ ref('int_organizations_joined_to_first_upgrades') }}
 
 ),
 
@@ -18,7 +18,21 @@ memberships as (
 
 plan_changes as (
 
-    select * from {{ ref('fct_plan_changes') }}
+    select * from {{ ref('int_subscription_changes_classified') }}
+
+),
+
+-- One row per funnel x entity that entered (fct_funnel_progress's grain).
+funnel_progress as (
+
+    select
+        funnel_name,
+        entity_type,
+        entity_id,
+        entered_at,
+        furthest_step
+    from steps_reached
+    where step_number = 1
 
 ),
 

@@ -1,5 +1,3 @@
--- Org events come from the one place that says which events an org did.
--- depends_on: {{ ref('int_events_attributed_to_orgs') }}
 {%- set within_days = var('analytics__leading_indicator_days') %}
 {%- if within_days is not number or within_days <= 0 or within_days != within_days | int %}
     {{ exceptions.raise_compiler_error('analytics__leading_indicator_days must be positive') }}
@@ -7,7 +5,7 @@
 
 with organizations as (
 
-    select * from {{ ref('int_organizations_with_first_upgrade') }}
+    select * from {{ ref('int_organizations_joined_to_first_upgrades') }}
 
 ),
 
