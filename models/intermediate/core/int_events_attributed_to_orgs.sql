@@ -39,8 +39,7 @@ events_in_member_orgs as (
     inner join memberships
         on
             events.user_id = memberships.user_id
-            and events.occurred_at >= memberships.joined_at
-            and (memberships.left_at is null or events.occurred_at < memberships.left_at)
+            and {{ membership_active_at('memberships', 'events.occurred_at') }}
     where
         events.org_id is null
         and {{ 'true' if org_attribution() == 'all_member_orgs' else 'false' }}

@@ -4,16 +4,9 @@ with organizations as (
 
 ),
 
-events as (
-
-    select * from {{ ref('fct_events') }}
-
-),
-
 data_end as (
 
-    select max(occurred_at) as last_event_at
-    from events
+    {{ data_end() }}
 
 ),
 

@@ -9,12 +9,6 @@ with organizations as (
 
 ),
 
-events as (
-
-    select * from {{ ref('fct_events') }}
-
-),
-
 org_events as (
 
     {{ funnel_entity_events('org') }}
@@ -23,8 +17,7 @@ org_events as (
 
 data_end as (
 
-    select max(occurred_at) as last_event_at
-    from events
+    {{ data_end() }}
 
 ),
 
