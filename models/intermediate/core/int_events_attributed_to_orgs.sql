@@ -14,20 +14,6 @@ with events as (
     ),
 {% endif %}
 
--- An event counts for the organization it happened in.
-events_in_own_org as (
-
-    select
-        event_id,
-        event_name,
-        occurred_at,
-        user_id,
-        org_id
-    from events
-    where org_id is not null
-
-),
-
 -- With org_attribution `all_member_orgs`, an event without an organization (a view
 -- aggregating all of a user's orgs) also counts for every organization the user was a member
 -- of at that moment (joined at or before it, not yet left). Otherwise the branch is left out
@@ -52,6 +38,7 @@ events_in_own_org as (
     ),
 {% endif %}
 
+-- An event counts for the organization it happened in.
 final as (
 
     select
@@ -60,18 +47,13 @@ final as (
         occurred_at,
         user_id,
         org_id
-    from events_in_own_org
+    from events
+    where org_id is not null
     {%- if counts_member_orgs %}
         union all
-        select
-            event_id,
-            event_name,
-            occurred_at,
-            user_id,
-            org_id
-        from events_in_member_orgs
+        select * from events_in_member_orgs
     {%- endif %}
 
 )
 
-select * from final
+select * from final -- noqa: AM04
