@@ -1,7 +1,5 @@
 -- sqlfluff:render_variant_limit:1
 -- (lint renders the default funnels only: forced renderings of option branches misplace lines)
--- Org funnels read it when org_attribution is all_member_orgs (--vars may set it).
--- depends_on: {{ ref('int_events_attributed_to_orgs') }}
 {%- set funnels = funnel_definitions() %}
 {%- set entity_types = funnels | map(attribute='entity') | unique | list %}
 
