@@ -1,7 +1,7 @@
 """The funnel engine with every option (exclusions, hold_constant, breakdown_attribution)
 against the brute-force reference of contract §7 (`funnel_reference`), entity by entity.
 
-Random events go straight into `marts.fct_events` of a fresh database and only the funnel
+Random events go straight into the stitched events of a fresh database and only the funnel
 models run. The events are built to hit the edge cases: timestamps on a coarse grid (ties),
 events exactly on and one second past a window boundary, excluded events at the same instant
 as a step, held properties missing, null, empty or of another value, events without an org.
@@ -15,17 +15,17 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from psycopg2.extras import Json, execute_values
 
 from pipelines.transform import dbt
 from pipelines.warehouse import Connection
+from tests.python.funnel_events import UPSTREAM_MODELS, write_stitched_events
 from tests.python.funnel_reference import Event, chain_worth, furthest_steps, held_value
 
 pytestmark = pytest.mark.integration
 
 FUNNEL_MODELS = (
-    "int_funnel_events_matched_to_steps int_funnel_steps_reached fct_funnel_progress"
-    " fct_funnel_steps"
+    f"{UPSTREAM_MODELS} int_funnel_events_matched_to_steps int_funnel_steps_reached"
+    " fct_funnel_progress fct_funnel_steps"
 )
 FUNNELS = [
     {
@@ -151,38 +151,6 @@ def random_events(seed: int, users: int, orgs: int) -> list[dict]:
     return events
 
 
-def write_fct_events(target: Connection, events: list[dict]) -> None:
-    with target.cursor() as cursor:
-        cursor.execute("create schema if not exists marts")
-        cursor.execute(
-            """
-            create table marts.fct_events (
-                event_id text not null, event_name text, source_event_name text, source text,
-                occurred_at timestamptz, user_id text, anonymous_id text, org_id text,
-                properties jsonb
-            )
-            """
-        )
-        execute_values(
-            cursor,
-            "insert into marts.fct_events values %s",
-            [
-                (
-                    event["event_id"],
-                    event["event_name"],
-                    event["event_name"],
-                    "segment",
-                    event["occurred_at"],
-                    event["user_id"],
-                    None,
-                    event["org_id"],
-                    Json(event["properties"]),
-                )
-                for event in events
-            ],
-        )
-
-
 def microseconds(at: datetime) -> int:
     return (at - START) // timedelta(microseconds=1)
 
@@ -208,7 +176,7 @@ def window(funnel: dict) -> int:
 @pytest.fixture(scope="module")
 def funnel_warehouse(test_warehouse: Connection) -> tuple[Connection, list[dict]]:
     events = random_events(seed=7, users=500, orgs=150)
-    write_fct_events(test_warehouse, events)
+    write_stitched_events(test_warehouse, events)
     dbt_vars = json.dumps({"funnels": FUNNELS})
     assert dbt(["run", "--select", FUNNEL_MODELS, "--vars", dbt_vars], test_warehouse) == 0
     return test_warehouse, events

@@ -1,5 +1,3 @@
--- Org events come from the one place that says which events an org did.
--- depends_on: {{ ref('int_events_attributed_to_orgs') }}
 {%- set anchor_events = var('analytics__path_anchor_events') %}
 {%- set path_length = var('analytics__path_length') %}
 {%- if anchor_events is string or anchor_events is not iterable or anchor_events | length == 0
