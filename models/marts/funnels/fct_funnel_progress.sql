@@ -33,16 +33,16 @@ final as (
         steps_reached.furthest_step,
         steps_reached.furthest_step = funnel_windows.step_count as converted,
         -- The window of the first attempt has closed before the latest event: later events
-        -- can no longer change how far the entity got.
+        -- can no longer change how far the entity got. (A scalar subquery, computed once:
+        -- joined, the planner may rescan the events once per entity.)
         coalesce(
             {{ dbt.dateadd('second', 'funnel_windows.window_seconds', 'steps_reached.entered_at') }}
-            <= data_end.last_event_at,
+            <= (select data_end.last_event_at from data_end),
             false
         ) as is_window_complete
     from steps_reached
     inner join funnel_windows
         on steps_reached.funnel_name = funnel_windows.funnel_name
-    cross join data_end
     where steps_reached.step_number = 1
 
 )

@@ -56,13 +56,12 @@ cohort_completeness as (
             {{ dbt.dateadd(
                 'second', 'funnel_windows.window_seconds',
                 dbt.dateadd('day', 7, 'cohort_entities.cohort_week')
-            ) }} <= data_end.last_event_at,
+            ) }} <= (select data_end.last_event_at from data_end),
             false
         ) as is_complete
     from cohort_entities
     inner join funnel_windows
         on cohort_entities.funnel_name = funnel_windows.funnel_name
-    cross join data_end
 
 ),
 
