@@ -4,12 +4,6 @@ with steps_reached as (
 
 ),
 
-events as (
-
-    select * from {{ ref('fct_events') }}
-
-),
-
 funnel_windows as (
 
     {{ funnel_windows() }}
@@ -18,8 +12,7 @@ funnel_windows as (
 
 data_end as (
 
-    select max(occurred_at) as last_event_at
-    from events
+    {{ data_end() }}
 
 ),
 

@@ -10,12 +10,6 @@ funnel_steps_reached as (
 
 ),
 
-events as (
-
-    select * from {{ ref('fct_events') }}
-
-),
-
 funnel_steps as (
 
     {{ funnel_steps_spine() }}
@@ -30,8 +24,7 @@ funnel_windows as (
 
 data_end as (
 
-    select max(occurred_at) as last_event_at
-    from events
+    {{ data_end() }}
 
 ),
 
