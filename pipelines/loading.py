@@ -14,13 +14,17 @@ hold yet (`new_keys_merge`), and "loaded" counts this run's rows by their `_dlt_
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import logging
 import re
+import unicodedata
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 
 import dlt
@@ -30,12 +34,15 @@ import pyarrow.compute as pc
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.common.schema.utils import get_columns_names_with_prop, get_write_disposition
+from dlt.common.utils import uniq_id
+from dlt.destinations.impl.postgres import postgres as dlt_postgres
 from dlt.pipeline.exceptions import PipelineStepFailed
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from pipelines import warehouse
 from pipelines.errors import UserError
+from pipelines.masking import mask_urls
 from pipelines.warehouse import PROJECT_ROOT
 
 PIPELINES_DIR = PROJECT_ROOT / ".warehouse" / "dlt"
@@ -45,20 +52,51 @@ REJECTED_TABLE = "_rejected"
 BUFFER_ROWS = 20_000
 CHUNK_LINES = 5_000
 READ_BYTES = 1 << 20
+# At most this many columns per table (PostgreSQL allows 1,600, and a row must fit a page):
+# a key that finds the table full is no column; its value stays in the message's JSON
+# (`properties`, `traits`, Amplitude's `event_properties`).
+MAX_TABLE_COLUMNS = 500
+COLUMN_BUDGET = MAX_TABLE_COLUMNS - 1  # dlt adds `_dlt_load_id`
+# Deeper messages are rejected: orjson writes JSON up to 255 levels, and no export nests so.
+MAX_DEPTH = 64
+UTF8_BOM = b"\xef\xbb\xbf"
+# The column that orders the copies of one id within a load: the copy received first
+# (`receivedAt`, `server_upload_time`), then the earlier file and line, wins.
+RECEIPT_ORDER = "_receipt_order"
 
 console = Console(stderr=True)
 
 
-class _TextEncodedHintNotice(logging.Filter):
-    """JSON and timestamp columns travel as Arrow strings with a `json` or `timestamp` hint,
-    which dlt reports as a hint difference on every batch; the destination stores them as
-    jsonb and timestamptz as intended."""
+class _DltLogFilter(logging.Filter):
+    """Masks every connection string in dlt's log records, and drops the notice dlt gives on
+    every batch for JSON and timestamp columns that travel as Arrow strings with a `json` or
+    `timestamp` hint (the destination stores them as jsonb and timestamptz as intended)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "when merging arrow schema with dlt schema" not in record.getMessage()
+        message = record.getMessage()
+        if "when merging arrow schema with dlt schema" in message:
+            return False
+        record.msg, record.args = mask_urls(message), None
+        return True
 
 
-logging.getLogger("dlt").addFilter(_TextEncodedHintNotice())
+logging.getLogger("dlt").addFilter(_DltLogFilter())
+# dlt logs nothing a load handles (one summary line says what happened); `--verbose` shows
+# its log, masked.
+dlt.config["runtime.log_level"] = "CRITICAL"
+
+
+def set_verbose(verbose: bool) -> None:
+    """Show dlt's progress log (connection strings masked) instead of the summary alone."""
+    dlt.config["runtime.log_level"] = "INFO" if verbose else "CRITICAL"
+    logging.getLogger("dlt").setLevel(logging.INFO if verbose else logging.CRITICAL)
+
+
+# dlt's COPY marks every nullable column FORCE_NULL, so a quoted "" became NULL: every
+# empty string was lost. Its Python csv writer needs that (it quotes None), but every file
+# of these loaders comes from Arrow's csv writer, which quotes each string and leaves null
+# unquoted, so `NULL ''` alone tells them apart.
+dlt_postgres.is_nullable_column = lambda column: False
 # Load files live only until they are copied in: gzipping them took a third of normalize.
 dlt.config["data_writer.disable_compression"] = True
 # Arrow tables get `_dlt_load_id` like rows do: the counts of a run select its rows by it.
@@ -118,10 +156,26 @@ def value_kind(value: Any) -> str:
 
 
 @functools.lru_cache(maxsize=65_536)
-def snake_case(name: str) -> str:
-    """`userAgent` -> `user_agent`, `$insert_id` -> `insert_id`, `Plan Viewed` -> `plan_viewed`."""
-    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+def snake_case(name: str, prefix: str = "key") -> str:
+    """The table or column name of a name in any script, stable and unique per spelling:
+    `userAgent` -> `user_agent`, `$insert_id` -> `insert_id`, `Plan Viewed` ->
+    `plan_viewed`, `Café` -> `cafe`. A name with letters or digits beyond ASCII (after
+    accents are dropped) gets `_` and 8 hex digits of its SHA-256 appended (`購買完成 v2` ->
+    `v2_…`), or is `<prefix>_` and those digits (`購買完成` -> `event_…`), so two such names
+    never share one. Names longer than PostgreSQL's 63 bytes are shortened as dlt does."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    ascii_name = re.sub(
+        r"([a-z0-9])([A-Z])", r"\1_\2", decomposed.encode("ascii", "ignore").decode()
+    )
+    slug = re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
+    if any(character.isalnum() and not character.isascii() for character in decomposed) or (
+        not slug and name.strip()
+    ):
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        slug = f"{slug}_{digest}" if slug else f"{prefix}_{digest}"
+    if len(slug) > POSTGRES_NAMING.max_length:
+        slug = POSTGRES_NAMING.normalize_identifier(slug)
+    return slug
 
 
 @dataclass(frozen=True)
@@ -129,14 +183,15 @@ class TableHints:
     """How a table merges, and the columns it always has (name -> kind) even when a batch
     holds no value for them.
 
-    Rows merge on `primary_key`. A key the table already holds keeps its row: the first
-    delivery wins and a redelivery is a duplicate, never rewritten. With `dedup_sort`, the
-    row with the latest value of that column wins instead (e.g. a user's latest traits).
+    Rows merge on `primary_key`. A key the table already holds keeps its row, and among the
+    copies of a key in one load the lowest `RECEIPT_ORDER` wins: the first delivery wins and
+    a redelivery is a duplicate, never rewritten. With `latest_wins`, the copy received last
+    replaces the row instead (e.g. a user's latest traits).
     """
 
     primary_key: str | tuple[str, ...]
     columns: dict[str, str] = field(default_factory=dict)
-    dedup_sort: str | None = None
+    latest_wins: bool = False
 
 
 class TableBatches:
@@ -182,7 +237,8 @@ class TableBatches:
             # Like a missing value, a column of nulls adds nothing (nor a column to the table).
             if kind is not None and values.null_count < length:
                 column = _column_for(kinds, name, kind)
-                typed[column] = values.cast(ARROW_TYPES[kinds[column]])
+                if column is not None:
+                    typed[column] = values.cast(ARROW_TYPES[kinds[column]])
         for name in hints.columns:
             if name not in typed:
                 typed[name] = pa.nulls(length, ARROW_TYPES[kinds[name]])
@@ -224,8 +280,10 @@ class TableBatches:
         keys = (
             list(hints.primary_key) if isinstance(hints.primary_key, tuple) else [hints.primary_key]
         )
-        if hints.dedup_sort:
-            column_hints.setdefault(hints.dedup_sort, {})["dedup_sort"] = "desc"
+        if RECEIPT_ORDER in batch.column_names:
+            order = "desc" if hints.latest_wins else "asc"
+            column_hints.setdefault(RECEIPT_ORDER, {})["dedup_sort"] = order
+        if hints.latest_wins:
             merge: dict[str, Any] = {"disposition": "merge", "strategy": "delete-insert"}
         else:
             merge = new_keys_merge(self.dataset, table, keys)
@@ -250,6 +308,8 @@ class TableBatches:
                 if value is None:
                     continue
                 column = _column_for(kinds, name, value_kind(value))
+                if column is None:
+                    continue
                 values = columns.get(column)
                 if values is None:
                     values = columns[column] = [None] * len(rows)
@@ -288,15 +348,23 @@ def _quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _column_for(kinds: dict[str, str], name: str, kind: str) -> str:
-    """The column a value of `kind` goes to: `name`, or its variant when the kinds conflict."""
-    existing = kinds.setdefault(name, kind)
+def _column_for(kinds: dict[str, str], name: str, kind: str) -> str | None:
+    """The column a value of `kind` goes to: `name`, or its variant when the kinds conflict;
+    None when that would be a new column of a table holding `MAX_TABLE_COLUMNS` already."""
+    existing = kinds.get(name)
+    if existing is None:
+        if len(kinds) >= COLUMN_BUDGET:
+            return None
+        existing = kinds[name] = kind
     if existing == kind or (existing == "double" and kind == "bigint"):
         return name
     if existing == "text" and kind != "json":
         return name
     variant = f"{name}__v_{kind}"
-    kinds.setdefault(variant, kind)
+    if variant not in kinds:
+        if len(kinds) >= COLUMN_BUDGET:
+            return None
+        kinds[variant] = kind
     return variant
 
 
@@ -393,6 +461,27 @@ def _value_at(value: Any, path: tuple[str, ...]) -> Any:
     return value
 
 
+# Receipt times as 20 digits of microseconds since 1970 (0 before), a missing one last.
+MISSING_RECEIPT = "9" * 20
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def receipt_order(received: datetime | None, order: str) -> str:
+    """The `RECEIPT_ORDER` of one message: its receipt time, then its file and line."""
+    if received is None:
+        return MISSING_RECEIPT + order
+    return f"{max((received - EPOCH) // timedelta(microseconds=1), 0):020d}{order}"
+
+
+def receipt_orders(received: EncodedColumn, orders: list[str]) -> pa.Array:
+    """`receipt_order` of a timestamp column's values and their file-and-line orders."""
+    micros = received.values.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    digits = pc.utf8_lpad(pc.max_element_wise(micros, 0).cast(pa.string()), 20, "0")
+    return pc.binary_join_element_wise(
+        digits.fill_null(MISSING_RECEIPT), pa.array(orders, pa.string()), ""
+    )
+
+
 def timestamp_column(values: list[Any] | pa.Array) -> EncodedColumn:
     """ISO 8601 UTC texts (`Z` or no offset) as a timestamp column, each ending in `Z`;
     raises an Arrow error for anything else (another offset or format, an impossible date)."""
@@ -412,24 +501,35 @@ def timestamp_column(values: list[Any] | pa.Array) -> EncodedColumn:
 
 @dataclass
 class Rejection:
-    """One input line or record that could not be loaded, and why."""
+    """One input line or record that could not be loaded, and why, kept losslessly.
+
+    `raw_text` is the line exactly when it is UTF-8 without NUL (PostgreSQL text holds no
+    NUL); otherwise it shows the line with `\\xNN` escapes for those bytes and `raw_base64`
+    holds its exact bytes. A file that cannot be read at all is one rejection with line 0.
+    """
 
     source: str
     file: str
     line_number: int
     raw_text: str
+    raw_base64: str | None
     error: str
 
     @classmethod
     def of_line(
         cls, source: str, file: str, line_number: int, line: bytes, error: Any
     ) -> Rejection:
+        try:
+            text, exact = line.decode("utf-8"), b"\x00" not in line
+        except UnicodeDecodeError:
+            text, exact = line.decode("utf-8", errors="backslashreplace"), False
         return cls(
             source=source,
             file=file,
             line_number=line_number,
-            raw_text=line.decode("utf-8", errors="replace").rstrip("\r\n"),
-            error=str(error),
+            raw_text=text if exact else text.replace("\x00", "\\x00"),
+            raw_base64=None if exact else base64.b64encode(line).decode(),
+            error=str(error).replace("\x00", "\\x00"),
         )
 
 
@@ -442,7 +542,8 @@ class JsonLinesFormat:
     """How a source turns its JSON lines into table rows, two ways.
 
     `is_plain` says whether a message is ordinary (the usual types everywhere);
-    `plain_columns` turns a list of ordinary messages into typed columns per table at once
+    `plain_columns` turns a list of ordinary messages (with the file-and-line part of their
+    `RECEIPT_ORDER`, see `receipt_orders`) into typed columns per table at once
     and raises an Arrow error (or OverflowError) when their values do not fit columns (a
     key with values of different types, a timestamp Arrow cannot read). `message_rows`
     turns any one message into rows, raising ValueError (or TypeError) with the reason
@@ -451,8 +552,8 @@ class JsonLinesFormat:
 
     source: str
     is_plain: Callable[[Any], bool]
-    plain_columns: Callable[[list[Any], str], ColumnsOf]
-    message_rows: Callable[[Any, str], RowsOf]
+    plain_columns: Callable[[list[Any], list[str], str], ColumnsOf]
+    message_rows: Callable[[Any, str, str], RowsOf]
 
 
 def json_lines_items(
@@ -470,10 +571,12 @@ def json_lines_items(
     message, so a malformed line is rejected with its own line number and reason.
     """
     rejections: list[Rejection] = []
+    counter.streams += 1
     chunks = _line_chunks(line_format.source, stream, file, counter, rejections)
     for first_number, lines in chunks:
         yield from _chunk_items(
             line_format,
+            counter.streams,
             range(first_number, first_number + len(lines)),
             lines,
             file,
@@ -485,15 +588,57 @@ def json_lines_items(
         yield rejected_rows(rejections)
 
 
+class GunzipStream:
+    """The decompressed bytes of a gzip stream (`read1`), as far as it can be read: unlike
+    `gzip.GzipFile`, everything before a cut comes out before the error (`EOFError`), so a
+    truncated file loads its whole lines. Members follow one another, as in gzip."""
+
+    MAX_OUTPUT = 8 << 20
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.decompressor: Any = None
+        self.pending = b""
+        self.finished = False
+
+    def read1(self, size: int = READ_BYTES) -> bytes:
+        while not self.finished:
+            data, self.pending = self.pending or self.raw.read(size), b""
+            if not data:
+                self.finished = True
+                if self.decompressor is not None:
+                    raise EOFError("the gzip stream ends before its end-of-stream marker")
+                return b""
+            if self.decompressor is None:
+                data = data.lstrip(b"\x00")  # padding between members, as gzip allows
+                if not data:
+                    continue
+                self.decompressor = zlib.decompressobj(wbits=31)
+            try:
+                output = self.decompressor.decompress(data, self.MAX_OUTPUT)
+            except zlib.error as error:
+                self.finished = True
+                raise OSError(f"not a gzipped file or a corrupt one ({error})") from None
+            if self.decompressor.eof:
+                self.pending, self.decompressor = self.decompressor.unused_data, None
+            else:
+                self.pending = self.decompressor.unconsumed_tail
+            if output:
+                return output
+        return b""
+
+
 def _line_chunks(
     source: str, stream: BinaryIO, file: str, counter: ReadCounter, rejections: list[Rejection]
 ) -> Iterator[tuple[int, list[bytes]]]:
     """(number of the first line, lines) of each `CHUNK_LINES` lines of `stream`; a stream
     that breaks off (a truncated or corrupt file) ends with a rejection of what follows its
     last whole line."""
-    first_number, lines, rest = 1, [], b""
+    first_number, lines, rest, started = 1, [], b"", False
     try:
         while block := stream.read1(READ_BYTES):
+            if not started:
+                block, started = block.removeprefix(UTF8_BOM), True
             lines.extend((rest + block).split(b"\n"))
             rest = lines.pop()
             while len(lines) >= CHUNK_LINES:
@@ -502,11 +647,14 @@ def _line_chunks(
                 first_number += CHUNK_LINES
         if rest:
             lines.append(rest)
-    except (OSError, EOFError, zipfile.BadZipFile) as error:
-        reason = f"unreadable after this line: {error}"
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError) as error:
         counter.read += 1
         counter.rejected += 1
-        after = first_number + len(lines)
+        if started:
+            after = first_number + len(lines)
+            reason = f"unreadable after this line: {error}"
+        else:
+            after, reason = 0, f"unreadable file: {error}"
         rejections.append(Rejection.of_line(source, file, after, rest, reason))
     if lines:
         yield first_number, lines
@@ -514,6 +662,7 @@ def _line_chunks(
 
 def _chunk_items(
     line_format: JsonLinesFormat,
+    stream: int,
     numbers: Sequence[int],
     lines: list[bytes],
     file: str,
@@ -528,21 +677,29 @@ def _chunk_items(
         numbers, lines, messages = _parse_one_by_one(
             line_format.source, numbers, lines, file, counter, rejections
         )
+    numbers, lines, messages = _storable(
+        line_format.source, numbers, lines, messages, file, counter, rejections
+    )
+    orders = [f"{stream:08d}{number:010d}" for number in numbers]
     plain = [line_format.is_plain(message) for message in messages]
     others = [position for position, is_plain in enumerate(plain) if not is_plain]
     tables: list[tuple[str, Columns, TableHints]] = []
     try:
         if len(others) < len(messages):
-            chosen = [
-                message for message, is_plain in zip(messages, plain, strict=True) if is_plain
-            ]
-            tables = list(line_format.plain_columns(chosen, file))
-    except (pa.ArrowException, OverflowError):
+            chosen = [position for position, is_plain in enumerate(plain) if is_plain]
+            tables = list(
+                line_format.plain_columns(
+                    [messages[position] for position in chosen],
+                    [orders[position] for position in chosen],
+                    file,
+                )
+            )
+    except (pa.ArrowException, OverflowError, TypeError, ValueError):
         others = list(range(len(messages)))
     for position in others:
         try:
-            rows = list(line_format.message_rows(messages[position], file))
-        except (ValueError, TypeError) as error:
+            rows = list(line_format.message_rows(messages[position], orders[position], file))
+        except (ValueError, TypeError, OverflowError) as error:
             counter.rejected += 1
             rejections.append(
                 Rejection.of_line(
@@ -582,16 +739,99 @@ def _parse_one_by_one(
     return parsed
 
 
+NUL_ESCAPE = b"\\u0000"
+
+
+def _storable(
+    source: str,
+    numbers: Sequence[int],
+    lines: list[bytes],
+    messages: list[Any],
+    file: str,
+    counter: ReadCounter,
+    rejections: list[Rejection],
+) -> tuple[Sequence[int], list[bytes], list[Any]]:
+    """The parsed lines PostgreSQL can store; the others are rejected: a string holding NUL
+    (`\\u0000`, which text and jsonb refuse) or nesting deeper than `MAX_DEPTH`. Both are
+    looked for only in lines that could hold them."""
+    bad: dict[int, str] = {}
+    for position, line in enumerate(lines):
+        if NUL_ESCAPE in line and _holds_nul(messages[position]):
+            bad[position] = "holds a NUL character (\\u0000), which PostgreSQL cannot store"
+        elif line.count(b"{") + line.count(b"[") > MAX_DEPTH and (
+            _depth(messages[position]) > MAX_DEPTH
+        ):
+            bad[position] = f"nested deeper than {MAX_DEPTH} levels"
+    if not bad:
+        return numbers, lines, messages
+    for position, reason in bad.items():
+        counter.rejected += 1
+        rejections.append(
+            Rejection.of_line(source, file, numbers[position], lines[position], reason)
+        )
+    kept = [position for position in range(len(lines)) if position not in bad]
+    return (
+        [numbers[position] for position in kept],
+        [lines[position] for position in kept],
+        [messages[position] for position in kept],
+    )
+
+
+def _holds_nul(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
+
+
+def _depth(value: Any) -> int:
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            children = value.values() if isinstance(value, dict) else value
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+REJECTED_COLUMNS = {
+    "source": pa.string(),
+    "file": pa.string(),
+    "line_number": pa.int64(),
+    "raw_text": pa.string(),
+    "raw_base64": pa.string(),
+    "error": pa.string(),
+    "load_id": pa.string(),
+    "_dlt_id": pa.string(),
+}
+
+
 def rejected_rows(rejections: list[Rejection]) -> Any:
-    """The `_rejected` rows for a list of rejections, keyed by file and line."""
+    """The `_rejected` rows for a list of rejections, keyed by file and line, as an Arrow
+    table (its `_dlt_id` made here, as dlt makes it for JSON rows)."""
     load_id = dlt.current.load_package_state()["load_id"]
-    rows = [{**rejection.__dict__, "load_id": load_id} for rejection in rejections]
+    rows = [
+        {**rejection.__dict__, "load_id": load_id, "_dlt_id": uniq_id()} for rejection in rejections
+    ]
+    table = pa.Table.from_pylist(rows, schema=pa.schema(REJECTED_COLUMNS))
     return dlt.mark.with_hints(
-        rows,
+        table,
         dlt.mark.make_hints(
             table_name=REJECTED_TABLE,
             primary_key=["file", "line_number"],
             write_disposition="merge",
+            columns={
+                "_dlt_id": {"data_type": "text", "nullable": False, "unique": True, "row_key": True}
+            },
         ),
         create_table_variant=True,
     )
@@ -627,6 +867,7 @@ class ReadCounter:
     read: int = 0
     rejected: int = 0
     files: int = 0
+    streams: int = 0
     progress: Progress | None = None
     task: TaskID | None = None
 
@@ -738,13 +979,25 @@ class LoadedPackages:
 
 
 def pipeline_for(raw_schema: str, target: warehouse.Connection) -> dlt.Pipeline:
-    """The dlt pipeline loading `raw_schema`; state is kept per warehouse database."""
+    """The dlt pipeline loading `raw_schema`, named after it alone, so every machine loading
+    into one warehouse shares its state there (dlt's `_dlt_pipeline_state`). Its local
+    working folder belongs to one warehouse database (`working_folder_name`)."""
     return dlt.pipeline(
-        pipeline_name=_pipeline_name(raw_schema, target),
-        pipelines_dir=str(PIPELINES_DIR),
+        pipeline_name=raw_schema,
+        pipelines_dir=str(PIPELINES_DIR / working_folder_name(target)),
         destination=dlt.destinations.postgres(credentials=target.dlt_credentials()),
         dataset_name=raw_schema,
     )
+
+
+def working_folder_name(target: warehouse.Connection) -> str:
+    """The local working folder of one warehouse database: its server, its name and its
+    object id, which a database dropped and created again does not keep. So a rebuilt
+    warehouse never inherits the files a previous one loaded."""
+    with target.cursor() as cursor:
+        cursor.execute("select oid from pg_database where datname = current_database()")
+        (oid,) = cursor.fetchone()
+    return re.sub(r"[^A-Za-z0-9]+", "_", f"{target.host}_{target.port}_{target.database}_{oid}")
 
 
 def load_packages(
@@ -757,6 +1010,8 @@ def load_packages(
     """Extract, normalize and load `source` (Arrow tables by `COPY`), its lookups indexed
     (`index_lookups`) before the merge — in tables that exist — and after it, in the tables
     this load created."""
+    # The warehouse holds the state: a missing or older local folder is restored from it.
+    pipeline.sync_destination()
     _finish_interrupted_load(pipeline, target, counted_tables)
     _extract(pipeline, source)
     on_extracted()
@@ -840,13 +1095,7 @@ def _finish_interrupted_load(
     """A killed run may leave extracted or normalized packages: load them first, so the
     counts of this run cover only its own lines."""
     if pipeline.list_extracted_load_packages() or pipeline.list_normalized_load_packages():
-        console.print("finishing an interrupted load")
+        logging.getLogger("dlt").info("finishing an interrupted load")
         pipeline.normalize()
         index_lookups(pipeline, target, counted_tables)
         pipeline.load()
-
-
-def _pipeline_name(raw_schema: str, target: warehouse.Connection) -> str:
-    """One dlt working directory per raw schema and warehouse database."""
-    location = re.sub(r"[^A-Za-z0-9]+", "_", f"{target.host}_{target.port}_{target.database}")
-    return f"{raw_schema}__{location}"
