@@ -153,7 +153,7 @@ def fresh_database(server: warehouse.Connection) -> warehouse.Connection:
 
 def drop_database(target: warehouse.Connection) -> None:
     warehouse.drop_database(target)
-    for pipeline_dir in loading.PIPELINES_DIR.glob(f"*{target.database}"):
+    for pipeline_dir in loading.PIPELINES_DIR.glob(f"*_{target.database}_*"):
         shutil.rmtree(pipeline_dir)
 
 

@@ -372,6 +372,7 @@ def test_a_planted_password_reaches_no_output_and_no_log(fresh_warehouse, tmp_pa
         run_cli("load", "segment", str(tmp_path / "export"), "--verbose", target=planted),
         run_cli("load", "segment", str(tmp_path / "nowhere"), target=planted),
         run_cli("load", "amplitude", "--path", str(tmp_path / "none"), target=planted),
+        run_cli("transform", "--", "--select", "nothing_at_all", target=planted),
         run_cli(
             "load",
             "production",
