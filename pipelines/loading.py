@@ -74,7 +74,7 @@ class _DltLogFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "when merging arrow schema with dlt schema" in message:
+        if "when merging arrow schema" in message:
             return False
         record.msg, record.args = mask_urls(message), None
         return True
