@@ -9,6 +9,7 @@ Incremental by file: a file already loaded (same URL, same size) is not read aga
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +83,7 @@ HINTS_BY_TABLE = {
 EVENT_TABLE_HINTS = TableHints("id", TRACK_KINDS)
 
 
+@functools.lru_cache(maxsize=65_536)
 def event_table(event_text: str) -> str:
     """The table of a track's event name (`snake_case`: `Build Started` -> `build_started`,
     a name in another script -> `event_` and 8 hex digits of its SHA-256); "" when the

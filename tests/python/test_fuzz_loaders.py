@@ -20,6 +20,7 @@ import os
 from typing import Any
 from unittest import mock
 
+import dlt
 import orjson
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
@@ -87,7 +88,7 @@ def run_lines(line_format: JsonLinesFormat, stream: Any) -> tuple[dict, list, Re
     batches, counter = TableBatches({}, "raw_fuzz"), ReadCounter()
     tables: dict[str, list[dict]] = {}
     rejections: list[dict] = []
-    with mock.patch.object(loading.dlt.current, "load_package_state", lambda: {"load_id": "1"}):
+    with mock.patch.object(dlt.current, "load_package_state", lambda: {"load_id": "1"}):
         items = [
             *loading.json_lines_items(line_format, stream, "file.gz", batches, counter),
             *batches.flush_all(),
