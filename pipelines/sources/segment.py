@@ -81,6 +81,9 @@ HINTS_BY_TABLE = {
     "aliases": TableHints("id", {**COMMON_KINDS, "previous_id": "text"}),
 }
 EVENT_TABLE_HINTS = TableHints("id", TRACK_KINDS)
+# The whole listing in one page, so the files are read in the order of their URLs (the
+# `_receipt_order` of two copies received at the same instant follows file, then line).
+ONE_PAGE = 10**9
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -109,7 +112,7 @@ def segment_export(
     counter: Any = None,
 ):
     """Every message of the export not loaded yet, one table per message type and event."""
-    files = filesystem(bucket_url=str(bucket_url), file_glob="**/*.gz")
+    files = filesystem(bucket_url=str(bucket_url), file_glob="**/*.gz", files_per_page=ONE_PAGE)
     return files | segment_messages(known_kinds or {}, counter or ReadCounter())
 
 
@@ -119,7 +122,7 @@ def segment_messages(
 ) -> Iterator[Any]:
     loaded_files: dict[str, int] = dlt.current.resource_state().setdefault("loaded_files", {})
     batches = TableBatches(known_kinds, RAW_SCHEMA)
-    for file in files:
+    for file in sorted(files, key=lambda file: file["file_url"]):
         url, size = file["file_url"], file["size_in_bytes"]
         if loaded_files.get(url) == size:
             continue

@@ -215,6 +215,20 @@ def test_the_copy_received_first_wins_within_one_load_every_time(fresh_warehouse
     ]
 
 
+def test_copies_received_at_the_same_instant_keep_the_one_of_the_first_file(
+    fresh_warehouse, tmp_path
+):
+    copy = segment_message(message_id="tie", event="Build Started", at="2024-01-01T10:00:00Z")
+    for name in ("c.gz", "a.gz", "b.gz"):  # written out of order: the folder lists them so
+        write_segment_file(tmp_path, [{**copy, "properties": {"file": name}}], name=name)
+
+    segment.load(tmp_path, fresh_warehouse)
+
+    assert query(fresh_warehouse, "select properties->>'file' from raw_segment.tracks") == [
+        ("a.gz",)
+    ]
+
+
 def test_the_amplitude_copy_uploaded_first_wins_within_one_load(fresh_warehouse, tmp_path):
     first = amplitude_event("dup", server_upload_time="2024-01-01 10:05:00.000000", uuid="1")
     later = {**first, "server_upload_time": "2024-01-01 11:00:00.000000", "uuid": "2"}
