@@ -137,18 +137,21 @@ def copy_baseline(target: warehouse.Connection, paths: list[Path]) -> float:
 
 
 def timed_load(target: warehouse.Connection, *arguments: str) -> tuple[float, int]:
-    """Seconds and peak RSS (bytes) of one `analytics load` child process."""
-    started = time.perf_counter()
-    child = subprocess.Popen(
-        [str(Path(sys.executable).parent / "analytics"), "load", *arguments],
-        env={**os.environ, "ANALYTICS_WAREHOUSE_URL": target.url()},
-        stdout=subprocess.DEVNULL,
-    )
-    _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"analytics load {' '.join(arguments)} failed")
-    return elapsed, usage.ru_maxrss * 1024
+    """Seconds and the loader's own peak RSS (bytes, see `benchmarks.peak_rss`) of one
+    `analytics load` child process."""
+    with tempfile.NamedTemporaryFile("r") as peak:
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "benchmarks.peak_rss", peak.name, "load", *arguments],
+            env={**os.environ, "ANALYTICS_WAREHOUSE_URL": target.url()},
+            stdout=subprocess.DEVNULL,
+            cwd=warehouse.PROJECT_ROOT,
+            check=False,
+        )
+        elapsed = time.perf_counter() - started
+        if result.returncode != 0:
+            raise SystemExit(f"analytics load {' '.join(arguments)} failed")
+        return elapsed, int(Path(peak.name).read_text())
 
 
 def fresh_database(server: warehouse.Connection) -> warehouse.Connection:
