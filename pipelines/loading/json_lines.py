@@ -18,6 +18,7 @@ from pipelines.loading.counting import ReadCounter
 from pipelines.loading.quarantine import Rejection, rejected_rows, storable
 from pipelines.loading.reading import line_chunks
 
+REJECTIONS_HELD = 5_000
 RowsOf = Iterable[tuple[str, dict[str, Any], TableHints]]
 ColumnsOf = Iterable[tuple[str, Columns, TableHints]]
 
@@ -69,6 +70,10 @@ def json_lines_items(
             counter,
             rejections,
         )
+        # A file of nothing but bad lines must not hold them all in memory.
+        if len(rejections) >= REJECTIONS_HELD:
+            yield rejected_rows(rejections)
+            rejections.clear()
     if rejections:
         yield rejected_rows(rejections)
 

@@ -290,3 +290,17 @@ def test_a_10_mb_line_loads():
     result = check_invariants(segment.LINE_FORMAT, data, io.BytesIO(data))
 
     assert len(result["tables"]["tracks"]) == 1
+
+
+def test_a_file_of_bad_lines_is_quarantined_in_bounded_batches():
+    data = b"not json\n" * 12_000
+    batches, counter = TableBatches({}, "raw_fuzz"), ReadCounter()
+
+    with mock.patch.object(dlt.current, "load_package_state", lambda: {"load_id": "1"}):
+        items = list(
+            loading.json_lines_items(segment.LINE_FORMAT, io.BytesIO(data), "f", batches, counter)
+        )
+
+    sizes = [item.data.num_rows for item in items]
+    assert sum(sizes) == counter.rejected == 12_000
+    assert max(sizes) <= 2 * loading.json_lines.REJECTIONS_HELD
