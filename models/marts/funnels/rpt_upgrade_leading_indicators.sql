@@ -30,10 +30,9 @@ mature_orgs as (
         organizations.first_upgraded_at,
         organizations.first_upgraded_at is not null as is_upgraded
     from organizations
-    cross join data_end
     where
         {{ dbt.dateadd('day', within_days, 'organizations.created_at') }}
-        <= data_end.last_event_at
+        <= (select data_end.last_event_at from data_end)
 
 ),
 
