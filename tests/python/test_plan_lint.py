@@ -26,6 +26,12 @@ def test_canonical_names_raise_nothing():
     assert plan_lint.name_findings(PLAN, rows) == []
 
 
+def test_a_page_renamed_by_segments_amplitude_destination_raises_nothing():
+    rows = [CatalogRow("Viewed App Builds Page", "amplitude", 5, "Page Viewed", is_planned=True)]
+
+    assert plan_lint.name_findings(PLAN, rows) == []
+
+
 def test_a_declared_legacy_alias_is_a_warning_counting_every_source():
     rows = [
         CatalogRow("click-plan-update", "segment", 9, "Plan Upgrade Clicked"),
