@@ -46,8 +46,9 @@ def test_loading_the_same_export_twice_changes_nothing(built_warehouse):
     target, truth = built_warehouse
 
     for message_type, table in (("track", "tracks"), ("page", "pages"), ("alias", "aliases")):
-        assert count_rows(target, f"raw_segment.{table}") == (
-            truth["segment_messages_by_type"][message_type]
+        assert (
+            count_rows(target, f"raw_segment.{table}")
+            == (truth["segment_messages_by_type"][message_type])
         )
 
 
