@@ -6,17 +6,22 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pipelines.masking import mask_urls
 from pipelines.warehouse import EMBEDDED_DIR, PROJECT_ROOT, SESSION_TIME_ZONE, Connection
 
 PROFILE_TEMPLATE = PROJECT_ROOT / "profiles.example.yml"
 PROFILES_DIR = EMBEDDED_DIR / "profiles"
 
 
-def dbt(arguments: Sequence[str], target: Connection) -> int:
-    """Run `dbt <arguments>` in the project; return dbt's exit code."""
+def dbt(
+    arguments: Sequence[str], target: Connection, output: Callable[[str], None] | None = None
+) -> int:
+    """Run `dbt <arguments>` in the project; return dbt's exit code. With `output`, dbt's
+    console lines go to it, uncoloured and with every URL's password masked, instead of to
+    the terminal."""
     PROFILES_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(PROFILE_TEMPLATE, PROFILES_DIR / "profiles.yml")
     command = [
@@ -28,4 +33,16 @@ def dbt(arguments: Sequence[str], target: Connection) -> int:
         str(PROFILES_DIR),
     ]
     environment = {**os.environ, **target.dbt_environment(), **SESSION_TIME_ZONE}
-    return subprocess.run(command, env=environment, cwd=PROJECT_ROOT).returncode
+    if output is None:
+        return subprocess.run(command, env=environment, cwd=PROJECT_ROOT).returncode
+    with subprocess.Popen(
+        command,
+        env={**environment, "DBT_USE_COLORS": "false"},
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as process:
+        for line in process.stdout:
+            output(mask_urls(line.rstrip("\n")))
+    return process.returncode

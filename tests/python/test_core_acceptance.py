@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from pipelines.warehouse import Connection
 
 pytestmark = pytest.mark.integration
 
-DATA_SET = GeneratorConfig(seed=11, orgs=25, days=30)
+DATA_SET = GeneratorConfig(seed=11, orgs=25, days=30, end_date=date(2024, 1, 30))
 WARN_ON_COMPLETENESS = ("--vars", "{analytics__completeness_severity: warn}")
 MARTS = ("fct_events", "dim_users", "dim_organizations", "fct_plan_changes", "fct_sessions")
 
