@@ -418,6 +418,56 @@ def lint(plan_path: Path | None) -> None:
     sys.exit(report.exit_code)
 
 
+@plan.command()
+@click.option(
+    "--language", type=click.Choice(["python", "typescript"]), required=True, help="The language."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The folder to write tracking.py or tracking.ts into (created if missing).",
+)
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The tracking plan file. [default: tracking_plan.yml in the project]",
+)
+def codegen(language: str, out: Path, plan_path: Path | None) -> None:
+    """Write a typed tracking library: one function per tracked event, sending its canonical
+    name through the official Segment library (README "Adding an event")."""
+    from pipelines import plan_codegen, tracking_plan
+
+    plan = tracking_plan.load(plan_path or tracking_plan.PLAN_PATH)
+    click.echo(f"wrote {plan_codegen.write_code(language, out, plan)}")
+
+
+@plan.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The folder to write the schemas into (created if missing).",
+)
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The tracking plan file. [default: tracking_plan.yml in the project]",
+)
+def schemas(out: Path, plan_path: Path | None) -> None:
+    """Write one JSON Schema (draft 2020-12) per tracked event, as Segment Protocols keeps
+    them, and the rules file of Segment's Public API."""
+    from pipelines import plan_codegen, tracking_plan
+
+    plan = tracking_plan.load(plan_path or tracking_plan.PLAN_PATH)
+    paths = plan_codegen.write_schemas(out, plan)
+    click.echo(f"wrote {len(paths)} files into {out}")
+
+
 @cli.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def report(out: Path) -> None:

@@ -9,6 +9,7 @@ that rule); property findings read `marts.fct_events`. Both are as of the last `
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from rich.markup import escape
 
 from pipelines import tracking_plan
 from pipelines.errors import UserError
-from pipelines.tracking_plan import TITLE_CASE, TrackingPlan
+from pipelines.tracking_plan import TITLE_CASE, EventProperty, TrackingPlan
 from pipelines.warehouse import Connection
 
 ERROR = "error"
@@ -33,11 +34,12 @@ CATALOG_QUERY = """
     order by source_event_name, source
 """
 
-# One row per planned (event, property) rule; `org_id` absent from the properties is read
-# from the event's organization context (contract section 4: Segment `context.groupId`,
-# Amplitude `groups`), which dbt resolved into `fct_events.org_id`.
+# One row per planned (event, property) rule, with the values its enum allows (a jsonb array,
+# null without an enum); `org_id` absent from the properties is read from the event's
+# organization context (contract section 4: Segment `context.groupId`, Amplitude `groups`),
+# which dbt resolved into `fct_events.org_id`.
 PROPERTY_QUERY = f"""
-    with rules (event_name, property_name, property_type, is_required) as (
+    with rules (event_name, property_name, property_type, is_required, allowed_values) as (
         values %s
     ),
 
@@ -49,6 +51,7 @@ PROPERTY_QUERY = f"""
             rules.property_name,
             rules.property_type,
             rules.is_required,
+            rules.allowed_values::jsonb as allowed_values,
             coalesce(
                 nullif(events.properties -> rules.property_name, 'null'::jsonb),
                 case when rules.property_name = 'org_id' then to_jsonb(events.org_id) end
@@ -68,7 +71,10 @@ PROPERTY_QUERY = f"""
                     and jsonb_typeof(value) = 'number'
                     and value::text::numeric = trunc(value::text::numeric)
                 )
-            ) as is_wrong_type
+            ) as is_wrong_type,
+            value is not null
+            and allowed_values is not null
+            and not allowed_values @> jsonb_build_array(value) as is_not_allowed
         from checked
     )
 
@@ -79,13 +85,17 @@ PROPERTY_QUERY = f"""
         count(*) as events,
         count(*) filter (where is_missing) as missing,
         count(*) filter (where is_wrong_type) as wrong_type,
+        count(*) filter (where is_not_allowed and not is_wrong_type) as not_allowed,
         (array_agg(source || ' ' || event_id order by event_id)
             filter (where is_missing))[1:{MAX_EXAMPLES}] as missing_examples,
         (array_agg(source || ' ' || event_id || ': ' || value::text order by event_id)
-            filter (where is_wrong_type))[1:{MAX_EXAMPLES}] as wrong_type_examples
+            filter (where is_wrong_type))[1:{MAX_EXAMPLES}] as wrong_type_examples,
+        (array_agg(source || ' ' || event_id || ': ' || value::text order by event_id)
+            filter (where is_not_allowed and not is_wrong_type))[1:{MAX_EXAMPLES}]
+            as not_allowed_examples
     from judged
     group by event_name, property_name, property_type
-    having count(*) filter (where is_missing or is_wrong_type) > 0
+    having count(*) filter (where is_missing or is_wrong_type or is_not_allowed) > 0
     order by event_name, property_name
 """
 
@@ -181,9 +191,11 @@ def name_findings(plan: TrackingPlan, catalog: list[CatalogRow]) -> list[Finding
 
 
 def property_findings(target: Connection, plan: TrackingPlan) -> list[Finding]:
-    """Required properties missing and properties of the wrong type, per event."""
+    """Required properties missing, properties of the wrong type and values outside an
+    enum, per event (the top-level properties; nested shapes are the generated code's and
+    the JSON Schemas' to enforce)."""
     rules = [
-        (event.name, prop.name, prop.type, prop.required)
+        (event.name, prop.name, prop.type, prop.required, _allowed_values(prop))
         for event in plan.events
         for prop in event.properties
     ]
@@ -191,7 +203,8 @@ def property_findings(target: Connection, plan: TrackingPlan) -> list[Finding]:
         return []
     findings = []
     for row in _query(target, PROPERTY_QUERY, rules):
-        event, prop, prop_type, events, missing, wrong, missing_examples, wrong_examples = row
+        event, prop, prop_type, events, missing, wrong, not_allowed, *examples = row
+        missing_examples, wrong_examples, not_allowed_examples = examples
         if missing:
             findings.append(
                 Finding(
@@ -212,7 +225,21 @@ def property_findings(target: Connection, plan: TrackingPlan) -> list[Finding]:
                     tuple(wrong_examples),
                 )
             )
+        if not_allowed:
+            findings.append(
+                Finding(
+                    ERROR,
+                    "value not allowed",
+                    f"`{event}` has `{prop}` outside its enum in {not_allowed} of {events} events",
+                    not_allowed,
+                    tuple(not_allowed_examples),
+                )
+            )
     return findings
+
+
+def _allowed_values(prop: EventProperty) -> str | None:
+    return json.dumps(list(prop.enum)) if prop.enum else None
 
 
 def _counted(count: int, noun: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -132,3 +133,35 @@ def test_lint_before_any_build_says_to_build_first_and_exits_2(test_warehouse):
     assert result.returncode == 2
     assert "run `analytics transform`" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.integration
+def test_property_rules_report_missing_wrong_type_and_values_outside_an_enum(fresh_warehouse):
+    rows = [
+        ("s-1", "Plan Upgrade Clicked", "1", {"org_id": "1", "plan_id": "team"}),
+        ("s-2", "Plan Upgrade Clicked", "1", {"org_id": "1", "plan_id": "gold"}),
+        ("s-3", "Plan Upgrade Clicked", "1", {"org_id": "1", "plan_id": 3}),
+        ("s-4", "Plan Page Viewed", None, {}),
+        ("s-5", "Build Succeeded", "1", {"org_id": "1", "duration_seconds": 4.0}),
+        ("s-6", "Build Succeeded", "1", {"org_id": "1", "duration_seconds": 4.5}),
+        ("s-7", "User Signed Up", None, {"signup_method": "github", "invited": True}),
+    ]
+    with fresh_warehouse.cursor() as cursor:
+        cursor.execute(
+            "create schema marts; create table marts.fct_events (event_id text, source text,"
+            " event_name text, org_id text, properties jsonb)"
+        )
+        for event_id, name, org_id, properties in rows:
+            cursor.execute(
+                "insert into marts.fct_events values (%s, 'segment', %s, %s, %s)",
+                (event_id, name, org_id, json.dumps(properties)),
+            )
+
+    findings = plan_lint.property_findings(fresh_warehouse, PLAN)
+
+    assert {(f.rule, f.message.split("`")[1], f.examples) for f in findings} == {
+        ("value not allowed", "Plan Upgrade Clicked", ('segment s-2: "gold"',)),
+        ("wrong type", "Plan Upgrade Clicked", ("segment s-3: 3",)),
+        ("missing property", "Plan Page Viewed", ("segment s-4",)),
+        ("wrong type", "Build Succeeded", ("segment s-6: 4.5",)),
+    }
