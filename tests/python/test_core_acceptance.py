@@ -245,3 +245,26 @@ def test_the_snapshot_keeps_the_language_production_overwrote(built):
 
     assert versions == [(change["from"], False), (change["to"], True)]
     assert today == [(change["to"],)]
+
+
+def test_org_funnel_entries_by_language_at_entry_use_the_history(built):
+    target, truth = built.target, built.truth
+
+    observed = counts(
+        target,
+        "select segment_value, entities from marts.rpt_funnel_conversion_by_segment"
+        " where funnel_name = 'org_upgrade' and segment_type = 'primary_language'"
+        " and step_number = 1",
+    )
+
+    assert observed == truth["org_upgrade_entities_by_language_at_entry"]
+
+
+def test_a_vcs_provider_production_lacks_comes_from_group_traits(built):
+    target, history = built.target, built.truth["history"]
+
+    ((org_id, vcs_provider),) = history["vcs_provider_from_group_traits"].items()
+
+    assert query(
+        target, f"select vcs_provider from marts.dim_organizations where org_id = '{org_id}'"
+    ) == [(vcs_provider,)]

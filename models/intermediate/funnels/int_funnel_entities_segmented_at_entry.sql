@@ -16,6 +16,12 @@ memberships as (
 
 ),
 
+organization_versions as (
+
+    select * from {{ ref('int_organization_versions') }}
+
+),
+
 plan_changes as (
 
     select * from {{ ref('fct_plan_changes') }}
@@ -100,8 +106,12 @@ final as (
         entities_with_org.entered_at,
         entities_with_org.furthest_step,
         entities_with_org.org_id,
-        coalesce(organizations.primary_language, 'unknown') as primary_language,
-        coalesce(organizations.vcs_provider, 'unknown') as vcs_provider,
+        coalesce(
+            organization_versions.primary_language, organizations.primary_language, 'unknown'
+        ) as primary_language,
+        coalesce(
+            organization_versions.vcs_provider, organizations.vcs_provider, 'unknown'
+        ) as vcs_provider,
         case
             when entities_with_org.org_id is null then 'unknown'
             else coalesce(plans_at_entry.to_plan_id, 'none')
@@ -109,6 +119,16 @@ final as (
     from entities_with_org
     left join organizations
         on entities_with_org.org_id = organizations.org_id
+    -- The org's language and VCS provider as the history had them at entry (today's row
+    -- where the history has no version of the org).
+    left join organization_versions
+        on
+            entities_with_org.org_id = organization_versions.org_id
+            and entities_with_org.entered_at >= organization_versions.valid_from
+            and (
+                organization_versions.valid_to is null
+                or entities_with_org.entered_at < organization_versions.valid_to
+            )
     left join plans_at_entry
         on
             entities_with_org.funnel_name = plans_at_entry.funnel_name
