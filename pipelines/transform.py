@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,11 +10,14 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pipelines.errors import UserError
 from pipelines.masking import mask_urls
 from pipelines.warehouse import EMBEDDED_DIR, PROJECT_ROOT, SESSION_TIME_ZONE, Connection
 
 PROFILE_TEMPLATE = PROJECT_ROOT / "profiles.example.yml"
 PROFILES_DIR = EMBEDDED_DIR / "profiles"
+# Written by every dbt command: what the last one compiled, for the target it used.
+MANIFEST_PATH = PROJECT_ROOT / "target" / "manifest.json"
 
 
 def dbt(
@@ -46,3 +50,22 @@ def dbt(
         for line in process.stdout:
             output(mask_urls(line.rstrip("\n")))
     return process.returncode
+
+
+def built_relations(models: Sequence[str], manifest_path: Path = MANIFEST_PATH) -> dict[str, str]:
+    """Each model's `"schema"."table"` as dbt's last command named it, for the target that
+    command used (`generate_schema_name` decides: `marts` in the default target, a prefixed
+    schema in a personal one), so readers query the models that target built."""
+    try:
+        nodes = json.loads(manifest_path.read_text())["nodes"]
+    except (OSError, ValueError, KeyError):
+        raise UserError(
+            f"no dbt manifest at {manifest_path}: run `analytics transform` first"
+        ) from None
+    relations = {}
+    for model in models:
+        node = nodes.get(f"model.product_analytics.{model}")
+        if node is None:
+            raise UserError(f"dbt's manifest has no model {model}: run `analytics transform`")
+        relations[model] = f'"{node["schema"]}"."{node["alias"]}"'
+    return relations

@@ -40,7 +40,7 @@ tracked_events as (
     left join amplitude_sessions
         on events.event_id = amplitude_sessions.event_id
     where
-        events.source != 'production'
+        {{ is_tracked_event('events.source') }}
         and coalesce(events.user_id, events.anonymous_id) is not null
 
 ),
