@@ -201,7 +201,8 @@ def test_lint_reads_the_marts_of_the_target_dbt_last_built(test_warehouse, tmp_p
             create schema sandbox_marts;
             create table sandbox_marts.rpt_event_catalog as
                 select 'Invoice Paid'::text as source_event_name, 'segment'::text as source,
-                    3::bigint as events, null::text as near_duplicate_of;
+                    3::bigint as events, null::text as near_duplicate_of,
+                    false as is_planned;
             create table sandbox_marts.fct_events (
                 event_id text, source text, event_name text, org_id text, properties jsonb
             );
