@@ -78,7 +78,7 @@ def loads(tmp_path_factory) -> Iterator[Loads]:
     finally:
         for database in (source, target):
             warehouse.drop_database(database)
-        for pipeline_dir in loading.PIPELINES_DIR.glob(f"*{target.database}"):
+        for pipeline_dir in loading.PIPELINES_DIR.glob(f"*_{target.database}_*"):
             shutil.rmtree(pipeline_dir)
 
 
