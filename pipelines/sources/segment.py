@@ -69,14 +69,15 @@ COMMON_KINDS = {
     RECEIPT_ORDER: "text",
 }
 TRACK_KINDS = {**COMMON_KINDS, "event": "text", "event_text": "text"}
+VIEW_KINDS = {**COMMON_KINDS, "name": "text", "category": "text"}
 HINTS_BY_TABLE = {
     "tracks": TableHints("id", {**TRACK_KINDS, "properties": "json"}),
     "identifies": TableHints("id", {**COMMON_KINDS, "traits": "json"}),
     "users": TableHints(
         "id", {"id": "text", "received_at": "timestamp", RECEIPT_ORDER: "text"}, latest_wins=True
     ),
-    "pages": TableHints("id", {**COMMON_KINDS, "name": "text", "properties": "json"}),
-    "screens": TableHints("id", {**COMMON_KINDS, "name": "text", "properties": "json"}),
+    "pages": TableHints("id", {**VIEW_KINDS, "properties": "json"}),
+    "screens": TableHints("id", {**VIEW_KINDS, "properties": "json"}),
     "groups": TableHints("id", {**COMMON_KINDS, "group_id": "text", "traits": "json"}),
     "aliases": TableHints("id", {**COMMON_KINDS, "previous_id": "text"}),
 }
@@ -153,7 +154,11 @@ def message_rows(
         return
     row = dict(common)
     if message_type in ("page", "screen"):
-        row.update(name=message.get("name"), properties=_object(message, "properties"))
+        row.update(
+            name=message.get("name"),
+            category=message.get("category"),
+            properties=_object(message, "properties"),
+        )
     elif message_type == "group":
         row.update(group_id=_text(message.get("groupId")), traits=_object(message, "traits"))
     else:
@@ -267,7 +272,11 @@ def is_plain(message: Any) -> bool:
             and _is_object(message.get("properties"))
         )
     if message_type in ("page", "screen"):
-        return _is_text(message.get("name")) and _is_object(message.get("properties"))
+        return (
+            _is_text(message.get("name"))
+            and _is_text(message.get("category"))
+            and _is_object(message.get("properties"))
+        )
     if message_type == "identify":
         return _is_object(message.get("traits"))
     if message_type == "group":
@@ -373,6 +382,7 @@ def _other_columns(message_type: str, messages: list[dict], common: dict) -> tup
     columns = dict(common)
     if message_type in ("page", "screen"):
         columns["name"] = pa.array([message.get("name") for message in messages], pa.string())
+        columns["category"] = pa.array([m.get("category") for m in messages], pa.string())
         columns["properties"] = json_text([message.get("properties") or {} for message in messages])
     elif message_type == "group":
         columns["group_id"] = _text_column(messages, "groupId")

@@ -16,6 +16,12 @@ memberships as (
 
 ),
 
+organization_versions as (
+
+    select * from {{ ref('int_organization_versions') }}
+
+),
+
 plans_held as (
 
     select * from {{ ref('int_organization_plans_held') }}
@@ -130,11 +136,15 @@ final as (
         entities_with_org.org_id,
         case
             when entities_with_org.attributed_at is null then '(not reached)'
-            else coalesce(organizations.primary_language, 'unknown')
+            else coalesce(
+                organization_versions.primary_language, organizations.primary_language, 'unknown'
+            )
         end as primary_language,
         case
             when entities_with_org.attributed_at is null then '(not reached)'
-            else coalesce(organizations.vcs_provider, 'unknown')
+            else coalesce(
+                organization_versions.vcs_provider, organizations.vcs_provider, 'unknown'
+            )
         end as vcs_provider,
         case
             when entities_with_org.attributed_at is null then '(not reached)'
@@ -144,6 +154,16 @@ final as (
     from entities_with_org
     left join organizations
         on entities_with_org.org_id = organizations.org_id
+    -- The org's language and VCS provider as the history had them at the attribution moment
+    -- (today's row where the history has no version of the org).
+    left join organization_versions
+        on
+            entities_with_org.org_id = organization_versions.org_id
+            and {{ valid_at(
+                'organization_versions.valid_from',
+                'organization_versions.valid_to',
+                'entities_with_org.attributed_at',
+            ) }}
     -- The plan the org held then; none before its first change or after a cancellation.
     left join plans_held
         on
