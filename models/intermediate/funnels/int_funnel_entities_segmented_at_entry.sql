@@ -137,14 +137,16 @@ final as (
         case
             when entities_with_org.attributed_at is null then '(not reached)'
             else coalesce(
-                organization_versions.primary_language, organizations.primary_language, 'unknown'
-            )
+                    organization_versions.primary_language,
+                    organizations.primary_language,
+                    'unknown'
+                )
         end as primary_language,
         case
             when entities_with_org.attributed_at is null then '(not reached)'
             else coalesce(
-                organization_versions.vcs_provider, organizations.vcs_provider, 'unknown'
-            )
+                    organization_versions.vcs_provider, organizations.vcs_provider, 'unknown'
+                )
         end as vcs_provider,
         case
             when entities_with_org.attributed_at is null then '(not reached)'
