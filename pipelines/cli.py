@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.progress import Progress, TextColumn
 
+from pipelines import query as queries
 from pipelines import warehouse
 from pipelines.errors import NotBuiltYet, UserError
 from pipelines.generate.config import GeneratorConfig
@@ -397,6 +398,39 @@ def lint(plan_path: Path | None) -> None:
     report = plan_lint.lint(warehouse.connection(), plan_path or tracking_plan.PLAN_PATH)
     plan_lint.print_report(report)
     sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.argument("statement", required=False)
+@click.option("--analysis", help="Run the saved query analyses/NAME.sql, compiled by dbt.")
+@click.option(
+    "--vars",
+    "dbt_vars",
+    help="dbt vars for --analysis, as YAML: '{analytics__upgrades_month: 2024-01-01}'.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(queries.FORMATS),
+    default="json",
+    show_default=True,
+    help="JSON lines (keys in column order), CSV with a header, or a table.",
+)
+def query(
+    statement: str | None, analysis: str | None, dbt_vars: str | None, output_format: str
+) -> None:
+    """Run a read-only query (SQL, or --analysis NAME) on the warehouse as analytics_reader,
+    with `marts` on the search path, and print its rows."""
+    if (statement is None) == (analysis is None):
+        raise UserError("give either SQL or --analysis NAME")
+    if dbt_vars and analysis is None:
+        raise UserError("--vars applies to --analysis only")
+    target = warehouse.connection()
+    if analysis is not None:
+        statement = queries.compile_analysis(analysis, target, dbt_vars)
+    result = queries.engine(target).execute(statement)
+    for line in queries.formatted(result, output_format):
+        click.echo(line)
 
 
 @cli.command()

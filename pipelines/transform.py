@@ -17,6 +17,14 @@ PROFILES_DIR = EMBEDDED_DIR / "profiles"
 
 def dbt(arguments: Sequence[str], target: Connection) -> int:
     """Run `dbt <arguments>` in the project; return dbt's exit code."""
+    return run_dbt(arguments, target).returncode
+
+
+def run_dbt(
+    arguments: Sequence[str], target: Connection, **run_options
+) -> subprocess.CompletedProcess:
+    """Run `dbt <arguments>` in the project and return the finished process; `run_options`
+    go to `subprocess.run` (e.g. `capture_output=True`)."""
     PROFILES_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(PROFILE_TEMPLATE, PROFILES_DIR / "profiles.yml")
     command = [
@@ -28,4 +36,4 @@ def dbt(arguments: Sequence[str], target: Connection) -> int:
         str(PROFILES_DIR),
     ]
     environment = {**os.environ, **target.dbt_environment(), **SESSION_TIME_ZONE}
-    return subprocess.run(command, env=environment, cwd=PROJECT_ROOT).returncode
+    return subprocess.run(command, env=environment, cwd=PROJECT_ROOT, **run_options)
