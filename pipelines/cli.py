@@ -15,7 +15,7 @@ from rich.progress import Progress, TextColumn
 
 from pipelines import query as queries
 from pipelines import warehouse
-from pipelines.errors import NotBuiltYet, UserError
+from pipelines.errors import UserError
 from pipelines.generate.config import GeneratorConfig
 from pipelines.masking import mask_urls
 
@@ -436,8 +436,12 @@ def query(
 @cli.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def report(out: Path) -> None:
-    """Write a self-contained HTML report with charts."""
-    raise NotBuiltYet("report")
+    """Write a self-contained HTML report of the marts (funnels, cohorts, upgrades by
+    language, signup completeness, naming problems) that works offline."""
+    from pipelines import report as html_report
+
+    html_report.write(queries.engine(warehouse.connection()), out)
+    click.echo(f"wrote {out}")
 
 
 def _require_embedded(action: str) -> None:
