@@ -401,6 +401,25 @@ def lint(plan_path: Path | None) -> None:
 
 
 @cli.command()
+@click.option("--serve", is_flag=True, help="Then serve the site on 127.0.0.1 until Ctrl-C.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+def docs(serve: bool, port: int) -> None:
+    """`dbt docs generate` into target/ (models, columns, exposures, lineage, and the
+    warehouse's own catalog); --serve serves it on 127.0.0.1."""
+    from pipelines.transform import dbt
+
+    target = warehouse.connection()
+    exit_code = dbt(["docs", "generate", "--quiet"], target)
+    if exit_code != 0:
+        sys.exit(exit_code)
+    click.echo(f"wrote {warehouse.PROJECT_ROOT / 'target' / 'index.html'}")
+    if serve:
+        click.echo(f"serving the docs on http://127.0.0.1:{port}/ (Ctrl-C stops)")
+        serving = ["docs", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-browser"]
+        sys.exit(dbt(serving, target))
+
+
+@cli.command()
 @click.argument("statement", required=False)
 @click.option("--analysis", help="Run the saved query analyses/NAME.sql, compiled by dbt.")
 @click.option(

@@ -73,5 +73,6 @@ def test_help_explains_every_contract_command():
         "plan",
         "report",
         "query",
+        "docs",
     ):
         assert command in result.stdout
