@@ -76,10 +76,14 @@ def url() -> None:
 
 @warehouse_group.command()
 def env() -> None:
-    """Print `export` lines for dbt and psql: eval "$(analytics warehouse env)"."""
+    """Print `export` lines for dbt, MetricFlow's `mf` and psql:
+    eval "$(analytics warehouse env)"."""
+    from pipelines.transform import write_profile
+
     target = warehouse.connection()
     settings = {
         **target.dbt_environment(),
+        "DBT_PROFILES_DIR": str(write_profile()),
         "PGHOST": target.host,
         "PGPORT": str(target.port),
         "PGUSER": target.user,
