@@ -456,6 +456,49 @@ def query(
         click.echo(line)
 
 
+@cli.group()
+def bi() -> None:
+    """A local Apache Superset (its own virtualenv in .bi/) with the bundled dashboards,
+    connected to the warehouse as analytics_reader."""
+
+
+@bi.command(name="start")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    envvar="ANALYTICS_BI_PORT",
+    default=8088,
+    show_default=True,
+    help="Port on 127.0.0.1 (or ANALYTICS_BI_PORT).",
+)
+def bi_start(port: int) -> None:
+    """Install Superset on first use (minutes), import the dashboards, start the server."""
+    from pipelines import bi as superset
+
+    url = superset.start(warehouse.connection(), port, say=click.echo)
+    click.echo(
+        f"Superset on {url} (user {superset.ADMIN_USER}, password in "
+        f"{superset.home() / 'admin_password'}); dashboards: {url}dashboard/list/"
+    )
+
+
+@bi.command(name="stop")
+def bi_stop() -> None:
+    """Stop the local Superset."""
+    from pipelines import bi as superset
+
+    click.echo("stopped" if superset.stop() else "not running")
+
+
+@bi.command(name="status")
+def bi_status() -> None:
+    """Say whether the local Superset is running and where."""
+    from pipelines import bi as superset
+
+    url = superset.status()
+    click.echo(f"Superset running on {url}" if url else "Superset stopped")
+
+
 @cli.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def report(out: Path) -> None:
