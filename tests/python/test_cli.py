@@ -74,5 +74,6 @@ def test_help_explains_every_contract_command():
         "report",
         "query",
         "docs",
+        "bi",
     ):
         assert command in result.stdout
