@@ -26,7 +26,7 @@ import yaml
 
 from pipelines.errors import UserError
 from pipelines.masking import mask_urls
-from pipelines.query import READER_ROLE
+from pipelines.query import READER_PASSWORD_VARIABLE, READER_ROLE
 from pipelines.warehouse import HOST, PROJECT_ROOT, Connection
 
 BI_DIR = PROJECT_ROOT / "bi"
@@ -34,7 +34,6 @@ BUNDLE_DIR = BI_DIR / "dashboards"
 REQUIREMENTS = BI_DIR / "requirements.txt"
 VENV = PROJECT_ROOT / ".bi" / "venv"
 ADMIN_USER = "admin"
-READER_PASSWORD_VARIABLE = "ANALYTICS_READER_PASSWORD"
 START_TIMEOUT_SECONDS = 300
 
 

@@ -29,6 +29,7 @@ ENGINE_VARIABLE = "ANALYTICS_ENGINE"
 ANALYSES_DIR = PROJECT_ROOT / "analyses"
 COMPILED_ANALYSES_DIR = PROJECT_ROOT / "target" / "compiled" / "product_analytics" / "analyses"
 READER_ROLE = "analytics_reader"
+READER_PASSWORD_VARIABLE = "ANALYTICS_READER_PASSWORD"
 MARTS_SCHEMA = "marts"
 FORMATS = ("json", "csv", "table")
 
@@ -46,19 +47,26 @@ class Engine(Protocol):
 
 @dataclass(frozen=True)
 class PostgresEngine:
-    """Runs a statement in a read-only transaction, as the reader role where it exists and
-    the connecting user may become it, with `marts` first on the search path."""
+    """Runs a statement in a read-only transaction as the reader role, with `marts` first
+    on the search path.
+
+    It logs in as the role itself (password: ANALYTICS_READER_PASSWORD, if any), so nothing
+    in the statement can take more rights than the role has. Where the role cannot log in
+    (missing, or no password given), it connects as the configured user and sets the role
+    for the transaction, where the user may become it.
+    """
 
     target: Connection
     role: str = READER_ROLE
 
     def execute(self, statement: str) -> Result:
-        connection = self.target.connect()
+        connection, logged_in_as_reader = self._connect()
         try:
             connection.autocommit = False
             connection.set_session(readonly=True)
             with connection.cursor() as cursor:
-                self._become_reader(cursor)
+                if not logged_in_as_reader:
+                    self._become_reader(cursor)
                 cursor.execute(
                     sql.SQL("set local search_path = {}, public").format(
                         sql.Identifier(MARTS_SCHEMA)
@@ -74,6 +82,20 @@ class PostgresEngine:
         finally:
             connection.rollback()
             connection.close()
+
+    def _connect(self) -> tuple[psycopg2.extensions.connection, bool]:
+        target = self.target
+        reader = Connection(
+            target.host,
+            target.port,
+            self.role,
+            os.environ.get(READER_PASSWORD_VARIABLE, ""),
+            target.database,
+        )
+        try:
+            return reader.connect(), True
+        except UserError:
+            return target.connect(), False
 
     def _become_reader(self, cursor) -> None:
         """Where the role is missing or the user may not become it, stay the user: the

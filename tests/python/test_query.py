@@ -91,6 +91,16 @@ def test_a_write_is_refused_by_the_read_only_transaction(built_warehouse):
     assert rows(target, "select count(*) > 0 from marts.fct_events") == [(True,)]
 
 
+def test_a_commit_inside_the_statement_cannot_escape_the_reader_role(built_warehouse):
+    target, _ = built_warehouse
+
+    result = analytics(target, "commit; create table marts.escaped (a int)")
+
+    assert result.returncode == 2
+    assert "permission denied for schema marts" in result.stderr
+    assert rows(target, "select to_regclass('marts.escaped') is null") == [(True,)]
+
+
 def test_the_saved_analysis_gives_the_generators_ruby_and_python_shares(built_warehouse):
     target, truth = built_warehouse
     month = max(truth["upgrades_by_month_and_language"])
