@@ -16,7 +16,7 @@ from rich.progress import Progress, TextColumn
 from pipelines import query as queries
 from pipelines import warehouse
 from pipelines.errors import UserError
-from pipelines.generate.config import GeneratorConfig
+from pipelines.generate.config import GeneratorConfig, today_utc
 from pipelines.masking import mask_urls
 
 if TYPE_CHECKING:  # the loaders import dlt and pyarrow (70 MB): only the load commands pay
@@ -111,10 +111,10 @@ def env() -> None:
     help="Aim for about this many messages: sets --orgs from a pilot run.",
 )
 @click.option(
-    "--start-date",
+    "--end-date",
     type=click.DateTime(formats=["%Y-%m-%d"]),
-    default=GeneratorConfig.start_date.isoformat(),
-    show_default=True,
+    help="Last day of the period, YYYY-MM-DD: fix it for the same bytes on another day. "
+    "[default: today (UTC), so the data set is fresh]",
 )
 @click.option(
     "--signup-drop",
@@ -162,7 +162,7 @@ def generate(
     orgs: int,
     days: int,
     events: int | None,
-    start_date: datetime,
+    end_date: datetime | None,
     signup_drop: float,
     signup_drop_source: str,
     duplicates: float,
@@ -180,7 +180,7 @@ def generate(
         seed=seed,
         orgs=orgs,
         days=days,
-        start_date=start_date.date(),
+        end_date=end_date.date() if end_date else today_utc(),
         signup_drop=signup_drop,
         signup_drop_source=signup_drop_source,
         duplicate_rate=duplicates,
@@ -205,7 +205,8 @@ def generate(
         )
     click.echo(
         f"wrote {truth['messages_generated']:,} messages from {truth['organizations']:,} orgs "
-        f"and {truth['users']:,} users under {out}; production tables in {production.url()}"
+        f"and {truth['users']:,} users from {config.start_date} to {config.end_date} under "
+        f"{out}; production tables in {mask_urls(production.url())}"
     )
 
 
@@ -343,6 +344,18 @@ def transform(context: click.Context) -> None:
     help="postgresql:// URL of the production database (or ANALYTICS_PRODUCTION_URL).",
 )
 @MAX_REJECTED_SHARE_OPTION
+@click.option(
+    "--summary-json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the summary to this file as JSON (status, exit code, every step).",
+)
+@click.option(
+    "--notify-url",
+    envvar="ANALYTICS_NOTIFY_URL",
+    help="POST the summary JSON (with Slack's `text`) to this webhook; a failed post is "
+    "reported, never fatal (or ANALYTICS_NOTIFY_URL).",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Stream dbt's log, not only to its file.")
 @click.pass_context
 def run(
     context: click.Context,
@@ -350,14 +363,17 @@ def run(
     amplitude_path: Path | None,
     production_url: str | None,
     max_rejected_share: float,
+    summary_json: Path | None,
+    notify_url: str | None,
+    verbose: bool,
 ) -> None:
     """The scheduled job: every configured load, then `dbt source freshness`, `dbt build`
     (arguments after `--` go to it) and the tracking-plan lint; ends with a summary.
+    One run at a time (a second one exits 2 at once), each recorded in ops.pipeline_runs.
     Exit 0 when all passed or warned, 1 on a failed check, 2 when something could not run."""
     from rich.console import Console
 
-    from pipelines.run import RunConfig, print_summary
-    from pipelines.run import run as run_job
+    from pipelines.run import RunConfig, print_summary, scheduled_run
 
     config = RunConfig(
         segment_path=segment_path,
@@ -366,9 +382,12 @@ def run(
         production_url=production_url,
         max_rejected_share=max_rejected_share,
         dbt_arguments=tuple(context.args),
+        summary_json=summary_json,
+        notify_url=notify_url,
+        verbose=verbose,
     )
     console = Console(soft_wrap=True)
-    summary = run_job(config, warehouse.connection(), console)
+    summary = scheduled_run(config, warehouse.connection, console)
     print_summary(summary, console)
     sys.exit(summary.exit_code)
 
@@ -402,6 +421,56 @@ def lint(plan_path: Path | None) -> None:
     report = plan_lint.lint(warehouse.connection(), plan_path or tracking_plan.PLAN_PATH)
     plan_lint.print_report(report)
     sys.exit(report.exit_code)
+
+
+@plan.command()
+@click.option(
+    "--language", type=click.Choice(["python", "typescript"]), required=True, help="The language."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The folder to write tracking.py or tracking.ts into (created if missing).",
+)
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The tracking plan file. [default: tracking_plan.yml in the project]",
+)
+def codegen(language: str, out: Path, plan_path: Path | None) -> None:
+    """Write a typed tracking library: one function per tracked event, sending its canonical
+    name through the official Segment library (README "Adding an event")."""
+    from pipelines import plan_codegen, tracking_plan
+
+    plan = tracking_plan.load(plan_path or tracking_plan.PLAN_PATH)
+    click.echo(f"wrote {plan_codegen.write_code(language, out, plan)}")
+
+
+@plan.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The folder to write the schemas into (created if missing).",
+)
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The tracking plan file. [default: tracking_plan.yml in the project]",
+)
+def schemas(out: Path, plan_path: Path | None) -> None:
+    """Write one JSON Schema (draft 2020-12) per tracked event, as Segment Protocols keeps
+    them, and the rules file of Segment's Public API."""
+    from pipelines import plan_codegen, tracking_plan
+
+    plan = tracking_plan.load(plan_path or tracking_plan.PLAN_PATH)
+    paths = plan_codegen.write_schemas(out, plan)
+    click.echo(f"wrote {len(paths)} files into {out}")
 
 
 @cli.command()

@@ -9,11 +9,13 @@ from rich.table import Table
 
 from pipelines import warehouse
 from pipelines.generate import GeneratorConfig, generate
+from pipelines.masking import mask_urls
 from pipelines.transform import dbt
 
 console = Console()
 
-# The 15% story: signups silently missing from Amplitude for a stretch of days.
+# The 15% story: signups silently missing from Amplitude for a stretch of days. The period
+# ends today, so a scheduled `analytics run` right after the demo finds the sources fresh.
 DEMO_DATA_SET = GeneratorConfig(signup_drop=0.15)
 # So the build completes and the summary shows what the completeness test found.
 WARN_ON_COMPLETENESS = "{analytics__completeness_severity: warn}"
@@ -59,12 +61,13 @@ def run_demo(data_dir: Path) -> int:
     from pipelines.sources import amplitude, production, segment
 
     target = warehouse.connection()
-    production_database = target.with_database("production")
+    # Beside its warehouse database, so two warehouses on one server never share it.
+    production_database = target.with_database(f"{target.database}_production")
     with console.status("generating a sample data set"):
         truth = generate(data_dir, DEMO_DATA_SET, production=production_database)
     console.print(
         f"[green]✓[/] generated {truth['messages_generated']} messages in {data_dir} "
-        f"and the production tables in {production_database.url()}"
+        f"and the production tables in {mask_urls(production_database.url())}"
     )
     loads = (
         ("raw_segment", lambda: segment.load(data_dir / "segment-logs", target)),
@@ -105,10 +108,13 @@ def _print_summary(target: warehouse.Connection) -> None:
         upgrades.add_row(language or "unknown", str(upgraded_orgs), f"{share:.0%}")
     console.print(upgrades)
 
-    console.print(f"Warehouse: [bold]{target.url()}[/] (psql, or a BI tool as analytics_reader)")
+    console.print(
+        f"Warehouse: [bold]{mask_urls(target.url())}[/] (psql, or a BI tool as analytics_reader)"
+    )
     console.print(
         "Next: the `marts` schema (fct_events, dim_organizations, fct_funnel_progress, …), "
-        "`dbt docs generate`, and the README's model guide."
+        "`dbt docs generate`, the README's model guide, and `analytics run`, the scheduled "
+        "job (it fails on the planted signup gap only)."
     )
 
 

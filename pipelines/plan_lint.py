@@ -3,12 +3,14 @@ the warehouse holds against it.
 
 Levels: anything that breaks the plan is an error (exit 1); a legacy alias the plan declares
 is a warning (it maps to its canonical name; the tracking code should still migrate). Name
-findings read `marts.rpt_event_catalog`, where dbt computes near duplicates (one place for
-that rule); property findings read `marts.fct_events`. Both are as of the last `dbt build`.
+findings read `rpt_event_catalog`, where dbt computes near duplicates (one place for that
+rule); property findings read `fct_events`. Both are as of the last `dbt build`, in the
+schemas dbt's manifest names for the target that build used (`marts` by default).
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,8 @@ from rich.markup import escape
 
 from pipelines import tracking_plan
 from pipelines.errors import UserError
-from pipelines.tracking_plan import TITLE_CASE, TrackingPlan
+from pipelines.tracking_plan import TITLE_CASE, EventProperty, TrackingPlan
+from pipelines.transform import MANIFEST_PATH, built_relations
 from pipelines.warehouse import Connection
 
 ERROR = "error"
@@ -29,15 +32,16 @@ MAX_EXAMPLES = 3
 
 CATALOG_QUERY = """
     select source_event_name, source, events, near_duplicate_of
-    from marts.rpt_event_catalog
+    from {rpt_event_catalog}
     order by source_event_name, source
 """
 
-# One row per planned (event, property) rule; `org_id` absent from the properties is read
-# from the event's organization context (contract section 4: Segment `context.groupId`,
-# Amplitude `groups`), which dbt resolved into `fct_events.org_id`.
-PROPERTY_QUERY = f"""
-    with rules (event_name, property_name, property_type, is_required) as (
+# One row per planned (event, property) rule, with the values its enum allows (a jsonb array,
+# null without an enum); `org_id` absent from the properties is read from the event's
+# organization context (contract section 4: Segment `context.groupId`, Amplitude `groups`),
+# which dbt resolved into `fct_events.org_id`.
+PROPERTY_QUERY = """
+    with rules (event_name, property_name, property_type, is_required, allowed_values) as (
         values %s
     ),
 
@@ -49,11 +53,12 @@ PROPERTY_QUERY = f"""
             rules.property_name,
             rules.property_type,
             rules.is_required,
+            rules.allowed_values::jsonb as allowed_values,
             coalesce(
                 nullif(events.properties -> rules.property_name, 'null'::jsonb),
                 case when rules.property_name = 'org_id' then to_jsonb(events.org_id) end
             ) as value
-        from marts.fct_events as events
+        from {fct_events} as events
         inner join rules on events.event_name = rules.event_name
     ),
 
@@ -68,7 +73,10 @@ PROPERTY_QUERY = f"""
                     and jsonb_typeof(value) = 'number'
                     and value::text::numeric = trunc(value::text::numeric)
                 )
-            ) as is_wrong_type
+            ) as is_wrong_type,
+            value is not null
+            and allowed_values is not null
+            and not allowed_values @> jsonb_build_array(value) as is_not_allowed
         from checked
     )
 
@@ -79,13 +87,17 @@ PROPERTY_QUERY = f"""
         count(*) as events,
         count(*) filter (where is_missing) as missing,
         count(*) filter (where is_wrong_type) as wrong_type,
+        count(*) filter (where is_not_allowed and not is_wrong_type) as not_allowed,
         (array_agg(source || ' ' || event_id order by event_id)
-            filter (where is_missing))[1:{MAX_EXAMPLES}] as missing_examples,
+            filter (where is_missing))[1:{max_examples}] as missing_examples,
         (array_agg(source || ' ' || event_id || ': ' || value::text order by event_id)
-            filter (where is_wrong_type))[1:{MAX_EXAMPLES}] as wrong_type_examples
+            filter (where is_wrong_type))[1:{max_examples}] as wrong_type_examples,
+        (array_agg(source || ' ' || event_id || ': ' || value::text order by event_id)
+            filter (where is_not_allowed and not is_wrong_type))[1:{max_examples}]
+            as not_allowed_examples
     from judged
     group by event_name, property_name, property_type
-    having count(*) filter (where is_missing or is_wrong_type) > 0
+    having count(*) filter (where is_missing or is_wrong_type or is_not_allowed) > 0
     order by event_name, property_name
 """
 
@@ -127,17 +139,23 @@ class LintReport:
         return f"{_counted(len(self.errors), 'error')}, {_counted(len(self.warnings), 'warning')}"
 
 
-def lint(target: Connection, plan_path: Path = tracking_plan.PLAN_PATH) -> LintReport:
+def lint(
+    target: Connection,
+    plan_path: Path = tracking_plan.PLAN_PATH,
+    manifest_path: Path = MANIFEST_PATH,
+) -> LintReport:
     """Check the plan file, then the warehouse against it."""
     plan, problems = tracking_plan.check(plan_path)
+    relations = built_relations(["rpt_event_catalog", "fct_events"], manifest_path)
     findings = [Finding(ERROR, "plan", problem) for problem in problems]
-    findings.extend(name_findings(plan, read_catalog(target)))
-    findings.extend(property_findings(target, plan))
+    findings.extend(name_findings(plan, read_catalog(target, relations["rpt_event_catalog"])))
+    findings.extend(property_findings(target, plan, relations["fct_events"]))
     return LintReport(tuple(findings))
 
 
-def read_catalog(target: Connection) -> list[CatalogRow]:
-    return [CatalogRow(*row) for row in _query(target, CATALOG_QUERY)]
+def read_catalog(target: Connection, rpt_event_catalog: str) -> list[CatalogRow]:
+    sql = CATALOG_QUERY.format(rpt_event_catalog=rpt_event_catalog)
+    return [CatalogRow(*row) for row in _query(target, sql)]
 
 
 def name_findings(plan: TrackingPlan, catalog: list[CatalogRow]) -> list[Finding]:
@@ -175,18 +193,22 @@ def name_findings(plan: TrackingPlan, catalog: list[CatalogRow]) -> list[Finding
     return findings
 
 
-def property_findings(target: Connection, plan: TrackingPlan) -> list[Finding]:
-    """Required properties missing and properties of the wrong type, per event."""
+def property_findings(target: Connection, plan: TrackingPlan, fct_events: str) -> list[Finding]:
+    """Required properties missing, properties of the wrong type and values outside an
+    enum, per event (the top-level properties; nested shapes are the generated code's and
+    the JSON Schemas' to enforce)."""
     rules = [
-        (event.name, prop.name, prop.type, prop.required)
+        (event.name, prop.name, prop.type, prop.required, _allowed_values(prop))
         for event in plan.events
         for prop in event.properties
     ]
     if not rules:
         return []
     findings = []
-    for row in _query(target, PROPERTY_QUERY, rules):
-        event, prop, prop_type, events, missing, wrong, missing_examples, wrong_examples = row
+    sql = PROPERTY_QUERY.format(fct_events=fct_events, max_examples=MAX_EXAMPLES)
+    for row in _query(target, sql, rules):
+        event, prop, prop_type, events, missing, wrong, not_allowed, *examples = row
+        missing_examples, wrong_examples, not_allowed_examples = examples
         if missing:
             findings.append(
                 Finding(
@@ -207,7 +229,21 @@ def property_findings(target: Connection, plan: TrackingPlan) -> list[Finding]:
                     tuple(wrong_examples),
                 )
             )
+        if not_allowed:
+            findings.append(
+                Finding(
+                    ERROR,
+                    "value not allowed",
+                    f"`{event}` has `{prop}` outside its enum in {not_allowed} of {events} events",
+                    not_allowed,
+                    tuple(not_allowed_examples),
+                )
+            )
     return findings
+
+
+def _allowed_values(prop: EventProperty) -> str | None:
+    return json.dumps(list(prop.enum)) if prop.enum else None
 
 
 def _counted(count: int, noun: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import keyword
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,14 @@ PLAN_PATH = PROJECT_ROOT / "tracking_plan.yml"
 SEED_PATH = PROJECT_ROOT / "seeds" / "tracking_plan_event_names.csv"
 ORIGINS = ("tracked", "derived")
 PROPERTY_TYPES = ("string", "number", "integer", "boolean", "object", "array")
+ENUM_TYPES = ("string", "number", "integer")
+# Arguments of every generated tracking function besides the properties, so never properties.
+RESERVED_PROPERTY_NAMES = {
+    "user_id": "every tracking call takes it as its identity",
+    "anonymous_id": "every tracking call takes it as its identity",
+    "client": "the generated Python functions take the Segment client under that name",
+}
+PROPERTY_KEYS = ("type", "required", "description", "enum", "properties", "items")
 SEED_COLUMNS = ("source_event_name", "event_name", "origin", "is_alias")
 
 # Object + Action: capitalised words of letters or digits separated by single spaces.
@@ -32,9 +41,16 @@ SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
 @dataclass(frozen=True)
 class EventProperty:
+    """A planned property. `enum` lists the values allowed (string, number or integer);
+    an object may declare its own `properties` (then no others), an array its `items`."""
+
     name: str
     type: str
     required: bool
+    description: str = ""
+    enum: tuple[str | int | float, ...] = ()
+    properties: tuple[EventProperty, ...] = ()
+    items: EventProperty | None = None
 
 
 @dataclass(frozen=True)
@@ -156,14 +172,93 @@ def _parse_event(entry: object, problems: list[str]) -> PlannedEvent | None:
 
 
 def _parse_property(
-    event: str, name: str, spec: object, problems: list[str]
+    event: str, name: str, spec: object, problems: list[str], path: str | None = None
 ) -> EventProperty | None:
+    """`path` names a nested property in messages (`error.code`, `steps[]`)."""
+    top_level = path is None
+    path = path or name
+    label = f"property `{path}` of `{event}`"
     if not SNAKE_CASE.match(name):
-        problems.append(f"property `{name}` of `{event}` is not snake_case")
+        problems.append(f"{label} is not snake_case")
+    if top_level and name in RESERVED_PROPERTY_NAMES:
+        problems.append(f"{label} is reserved: {RESERVED_PROPERTY_NAMES[name]}")
+    if keyword.iskeyword(name):
+        problems.append(f"{label} is a Python keyword: generated Python cannot name it")
     if not isinstance(spec, dict) or spec.get("type") not in PROPERTY_TYPES:
-        problems.append(f"property `{name}` of `{event}` needs a type among {PROPERTY_TYPES}")
+        problems.append(f"{label} needs a type among {PROPERTY_TYPES}")
         return None
-    return EventProperty(name=name, type=spec["type"], required=bool(spec.get("required")))
+    if top_level and name == "org_id" and spec["type"] != "string":
+        problems.append(f"{label} must be a string: org ids are text everywhere")
+    unknown = sorted(set(spec) - set(PROPERTY_KEYS))
+    if unknown:
+        problems.append(f"{label} has unknown keys {unknown}, not among {PROPERTY_KEYS}")
+    kind = spec["type"]
+    return EventProperty(
+        name=name,
+        type=kind,
+        required=bool(spec.get("required")),
+        description=str(spec.get("description") or ""),
+        enum=_parse_enum(label, kind, spec.get("enum"), problems),
+        properties=_parse_fields(event, path, kind, spec.get("properties"), problems),
+        items=_parse_items(event, path, name, kind, spec.get("items"), problems),
+    )
+
+
+def _parse_enum(
+    label: str, kind: str, values: object, problems: list[str]
+) -> tuple[str | int | float, ...]:
+    if values is None:
+        return ()
+    if kind not in ENUM_TYPES:
+        problems.append(f"{label} has an enum, allowed for {ENUM_TYPES} only")
+        return ()
+    if not isinstance(values, list) or not values:
+        problems.append(f"{label} enum must be a non-empty list")
+        return ()
+    wrong = [value for value in values if not _is_of_type(value, kind)]
+    if wrong:
+        problems.append(f"{label} enum values {wrong!r} are not of type {kind}")
+    if len(set(values)) != len(values):
+        problems.append(f"{label} enum lists a value twice")
+    return tuple(values)
+
+
+def _parse_fields(
+    event: str, path: str, kind: str, fields: object, problems: list[str]
+) -> tuple[EventProperty, ...]:
+    if fields is None:
+        return ()
+    if kind != "object" or not isinstance(fields, dict) or not fields:
+        problems.append(
+            f"property `{path}` of `{event}` has `properties`: a non-empty mapping, objects only"
+        )
+        return ()
+    return tuple(
+        parsed
+        for name, spec in fields.items()
+        if (parsed := _parse_property(event, name, spec, problems, f"{path}.{name}")) is not None
+    )
+
+
+def _parse_items(
+    event: str, path: str, name: str, kind: str, items: object, problems: list[str]
+) -> EventProperty | None:
+    if items is None:
+        return None
+    if kind != "array":
+        problems.append(f"property `{path}` of `{event}` has `items`: arrays only")
+        return None
+    return _parse_property(event, name, items, problems, f"{path}[]")
+
+
+def _is_of_type(value: object, kind: str) -> bool:
+    if isinstance(value, bool):
+        return kind == "boolean"
+    if kind == "integer":
+        return isinstance(value, int)
+    if kind == "number":
+        return isinstance(value, int | float)
+    return kind == "string" and isinstance(value, str)
 
 
 def _duplicate_names(plan: TrackingPlan) -> list[str]:

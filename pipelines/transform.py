@@ -2,22 +2,53 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pipelines.errors import UserError
+from pipelines.masking import mask_urls
 from pipelines.warehouse import EMBEDDED_DIR, PROJECT_ROOT, SESSION_TIME_ZONE, Connection
 
 PROFILE_TEMPLATE = PROJECT_ROOT / "profiles.example.yml"
 PROFILES_DIR = EMBEDDED_DIR / "profiles"
+# Written by every dbt command: what the last one compiled, for the target it used.
+MANIFEST_PATH = PROJECT_ROOT / "target" / "manifest.json"
 
 
-def dbt(arguments: Sequence[str], target: Connection) -> int:
-    """Run `dbt <arguments>` in the project; return dbt's exit code."""
-    return run_dbt(arguments, target).returncode
+def dbt(
+    arguments: Sequence[str], target: Connection, output: Callable[[str], None] | None = None
+) -> int:
+    """Run `dbt <arguments>` in the project; return dbt's exit code. With `output`, dbt's
+    console lines go to it, uncoloured and with every URL's password masked, instead of to
+    the terminal."""
+    command, environment = _invocation(arguments, target)
+    if output is None:
+        return subprocess.run(command, env=environment, cwd=PROJECT_ROOT).returncode
+    with subprocess.Popen(
+        command,
+        env={**environment, "DBT_USE_COLORS": "false"},
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as process:
+        for line in process.stdout:
+            output(mask_urls(line.rstrip("\n")))
+    return process.returncode
+
+
+def run_dbt(
+    arguments: Sequence[str], target: Connection, **run_options
+) -> subprocess.CompletedProcess:
+    """Run `dbt <arguments>` in the project and return the finished process; `run_options`
+    go to `subprocess.run` (e.g. `capture_output=True`)."""
+    command, environment = _invocation(arguments, target)
+    return subprocess.run(command, env=environment, cwd=PROJECT_ROOT, **run_options)
 
 
 def write_profile() -> Path:
@@ -28,11 +59,7 @@ def write_profile() -> Path:
     return PROFILES_DIR
 
 
-def run_dbt(
-    arguments: Sequence[str], target: Connection, **run_options
-) -> subprocess.CompletedProcess:
-    """Run `dbt <arguments>` in the project and return the finished process; `run_options`
-    go to `subprocess.run` (e.g. `capture_output=True`)."""
+def _invocation(arguments: Sequence[str], target: Connection) -> tuple[list[str], dict]:
     command = [
         str(Path(sys.executable).parent / "dbt"),
         *arguments,
@@ -41,5 +68,23 @@ def run_dbt(
         "--profiles-dir",
         str(write_profile()),
     ]
-    environment = {**os.environ, **target.dbt_environment(), **SESSION_TIME_ZONE}
-    return subprocess.run(command, env=environment, cwd=PROJECT_ROOT, **run_options)
+    return command, {**os.environ, **target.dbt_environment(), **SESSION_TIME_ZONE}
+
+
+def built_relations(models: Sequence[str], manifest_path: Path = MANIFEST_PATH) -> dict[str, str]:
+    """Each model's `"schema"."table"` as dbt's last command named it, for the target that
+    command used (`generate_schema_name` decides: `marts` in the default target, a prefixed
+    schema in a personal one), so readers query the models that target built."""
+    try:
+        nodes = json.loads(manifest_path.read_text())["nodes"]
+    except (OSError, ValueError, KeyError):
+        raise UserError(
+            f"no dbt manifest at {manifest_path}: run `analytics transform` first"
+        ) from None
+    relations = {}
+    for model in models:
+        node = nodes.get(f"model.product_analytics.{model}")
+        if node is None:
+            raise UserError(f"dbt's manifest has no model {model}: run `analytics transform`")
+        relations[model] = f'"{node["schema"]}"."{node["alias"]}"'
+    return relations

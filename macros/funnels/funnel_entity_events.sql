@@ -1,9 +1,8 @@
 {#-
     The one place that says which events an entity did: `entity_id, event_id, event_name,
-    occurred_at` for users (the stitched user of each event) or orgs (the event's own org;
-    events without one are left out unless `org_attribution` is
-    `all_member_orgs`: then they count for every org the user belonged to at that moment, as
-    int_events_attributed_to_orgs attributes them; `org_attribution` validates the var).
+    occurred_at` for users (the stitched user of each event, int_events_stitched_to_users) or
+    orgs (int_events_attributed_to_orgs: the event's own org, and with `org_attribution`
+    `all_member_orgs` every org the user belonged to at that moment for events without one).
 -#}
 {% macro funnel_entity_events(entity_type) -%}
     {%- if entity_type == 'user' %}
@@ -12,16 +11,8 @@
         event_id,
         event_name,
         occurred_at
-    from {{ ref('fct_events') }}
+    from {{ ref('int_events_stitched_to_users') }}
     where user_id is not null
-    {%- elif org_attribution() == 'none' %}
-    select
-        org_id as entity_id,
-        event_id,
-        event_name,
-        occurred_at
-    from {{ ref('fct_events') }}
-    where org_id is not null
     {%- else %}
     select
         org_id as entity_id,

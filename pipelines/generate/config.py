@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
 from pipelines.errors import UserError
 
 SOURCES = ("segment", "amplitude")
+
+
+def today_utc() -> date:
+    return datetime.now(UTC).date()
 
 
 @dataclass(frozen=True)
@@ -18,7 +22,9 @@ class GeneratorConfig:
     seed: int = 42
     orgs: int = 20
     days: int = 30
-    start_date: date = date(2024, 1, 1)
+    # The period ends today by default, so a freshly generated data set is fresh; pass a
+    # fixed end date for the same bytes on another day.
+    end_date: date = field(default_factory=today_utc)
     signup_drop: float = 0.0
     signup_drop_source: str = "amplitude"
     duplicate_rate: float = 0.01
@@ -35,6 +41,11 @@ class GeneratorConfig:
             raise UserError("--malformed must be at least 0")
         if self.signup_drop_source not in SOURCES:
             raise UserError(f"--signup-drop-source must be one of {', '.join(SOURCES)}")
+
+    @property
+    def start_date(self) -> date:
+        """The first day: `days` days up to and including `end_date`."""
+        return self.end_date - timedelta(days=self.days - 1)
 
     @property
     def start_us(self) -> int:

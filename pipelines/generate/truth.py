@@ -96,6 +96,7 @@ class Truth:
             "orgs": config.orgs,
             "days": config.days,
             "start_date": config.start_date.isoformat(),
+            "end_date": config.end_date.isoformat(),
             "messages_generated": self.messages,
             "events_by_canonical_name": {
                 source: dict(sorted(counts.items())) for source, counts in self.events.items()

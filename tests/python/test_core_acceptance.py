@@ -8,6 +8,7 @@ built incrementally; a full refresh must then give the same marts."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from pipelines.warehouse import Connection
 
 pytestmark = pytest.mark.integration
 
-DATA_SET = GeneratorConfig(seed=11, orgs=25, days=30)
+DATA_SET = GeneratorConfig(seed=11, orgs=25, days=30, end_date=date(2024, 1, 30))
 MARTS = ("fct_events", "dim_users", "dim_organizations", "fct_plan_changes")
 
 

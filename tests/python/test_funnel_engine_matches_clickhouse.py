@@ -1,8 +1,9 @@
 """The funnel engine against an independent implementation: ClickHouse's
 `windowFunnel(window, 'strict_once')` (via chdb) on the same random events.
 
-The events go straight into `marts.fct_events` of a fresh database and only the funnel
-models run, so the test exercises the engine alone, on data built to hit its edge cases:
+The events go straight into `intermediate.int_events_stitched_to_users` (the stitched events
+the funnels read) of a fresh database and only the funnel models run, so the test exercises
+the engine alone, on data built to hit its edge cases:
 few event names, timestamps on a coarse grid (many ties), events placed exactly on and just
 past window boundaries, events without an org, and funnels that repeat a step.
 """
@@ -26,6 +27,7 @@ from pipelines.warehouse import Connection
 pytestmark = pytest.mark.integration
 
 FUNNEL_MODELS = (
+    "stg_production__memberships int_events_attributed_to_orgs "
     "int_funnel_events_matched_to_steps int_funnel_steps_reached "
     "fct_funnel_progress fct_funnel_steps rpt_funnel_conversion"
 )
@@ -98,12 +100,12 @@ def random_events(seed: int, users: int, orgs: int) -> list[dict]:
     return events
 
 
-def write_fct_events(target: Connection, events: list[dict]) -> None:
+def write_stitched_events(target: Connection, events: list[dict]) -> None:
     with target.cursor() as cursor:
-        cursor.execute("create schema if not exists marts")
+        cursor.execute("create schema if not exists intermediate")
         cursor.execute(
             """
-            create table marts.fct_events (
+            create table intermediate.int_events_stitched_to_users (
                 event_id text not null, event_name text, source_event_name text, source text,
                 occurred_at timestamptz, user_id text, anonymous_id text, org_id text,
                 properties jsonb
@@ -112,7 +114,7 @@ def write_fct_events(target: Connection, events: list[dict]) -> None:
         )
         execute_values(
             cursor,
-            "insert into marts.fct_events values %s",
+            "insert into intermediate.int_events_stitched_to_users values %s",
             [
                 (
                     event["event_id"],
@@ -169,7 +171,7 @@ def clickhouse_furthest_steps(events: list[dict], funnel: dict, work_dir: Path) 
 @pytest.fixture(scope="module")
 def funnel_warehouse(test_warehouse: Connection) -> tuple[Connection, list[dict]]:
     events = random_events(seed=20240101, users=600, orgs=200)
-    write_fct_events(test_warehouse, events)
+    write_stitched_events(test_warehouse, events)
     dbt_vars = json.dumps({"funnels": FUNNELS})
     assert dbt(["run", "--select", FUNNEL_MODELS, "--vars", dbt_vars], test_warehouse) == 0
     return test_warehouse, events

@@ -11,7 +11,7 @@ import tempfile
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -25,16 +25,26 @@ from pipelines.generate.catalog import (
     canonical_name,
 )
 
+# A fixed period: the statistical assertions hold for this data set, whatever today is.
 FLAWED = GeneratorConfig(
     seed=11,
     orgs=60,
     days=21,
+    end_date=date(2024, 1, 21),
     signup_drop=0.15,
     duplicate_rate=0.05,
     late_rate=0.05,
     malformed_lines=4,
 )
-CLEAN = GeneratorConfig(seed=11, orgs=60, days=21, duplicate_rate=0, late_rate=0, malformed_lines=0)
+CLEAN = GeneratorConfig(
+    seed=11,
+    orgs=60,
+    days=21,
+    end_date=date(2024, 1, 21),
+    duplicate_rate=0,
+    late_rate=0,
+    malformed_lines=0,
+)
 SEGMENT_FILE = re.compile(r"segment-logs/(web-app|ios-app)/(\d+)/part-\d{4}\.gz")
 AMPLITUDE_MEMBER = re.compile(r"187520/187520_(\d{4}-\d{2}-\d{2})_(\d{1,2})#(\d+)\.json\.gz")
 SEGMENT_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
@@ -408,3 +418,12 @@ def test_events_target_sizes_the_number_of_orgs(tmp_path):
     truth = generate(tmp_path, GeneratorConfig(seed=3, orgs=orgs, days=10, malformed_lines=0))
 
     assert 2_000 <= truth["messages_generated"] <= 8_000
+
+
+def test_the_default_period_ends_today_utc_and_an_end_date_pins_it():
+    fresh = GeneratorConfig(days=30)
+    pinned = GeneratorConfig(days=30, end_date=date(2024, 1, 30))
+
+    assert fresh.end_date == datetime.now(UTC).date()
+    assert (fresh.end_date - fresh.start_date).days == 29
+    assert (pinned.start_date, pinned.start_us) == (date(2024, 1, 1), 1_704_067_200_000_000)

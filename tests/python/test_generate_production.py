@@ -140,6 +140,8 @@ def test_cli_generate_writes_files_truth_and_production_tables(production_databa
             "8",
             "--days",
             "5",
+            "--end-date",
+            "2024-01-05",
             "--production-url",
             production_database.url(),
         ],
@@ -150,6 +152,7 @@ def test_cli_generate_writes_files_truth_and_production_tables(production_databa
     assert result.returncode == 0, result.stderr
     truth = json.loads((tmp_path / "truth.json").read_text())
     assert truth["organizations"] == 8
+    assert (truth["start_date"], truth["end_date"]) == ("2024-01-01", "2024-01-05")
     assert (tmp_path / "segment-logs" / "web-app").is_dir()
     assert any((tmp_path / "amplitude").glob("187520_2024-01-0*.zip"))
     assert query(production_database, "select count(*) from organizations") == [(8,)]

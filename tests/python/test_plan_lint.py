@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from pipelines import plan_lint, tracking_plan
+from pipelines.errors import UserError
 from pipelines.plan_lint import ERROR, WARNING, CatalogRow, Finding, LintReport
+from pipelines.transform import built_relations
 
 PLAN = tracking_plan.load()
 
@@ -126,3 +129,81 @@ def test_lint_before_any_build_says_to_build_first_and_exits_2(test_warehouse):
     assert result.returncode == 2
     assert "run `analytics transform`" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.integration
+def test_property_rules_report_missing_wrong_type_and_values_outside_an_enum(fresh_warehouse):
+    rows = [
+        ("s-1", "Plan Upgrade Clicked", "1", {"org_id": "1", "plan_id": "team"}),
+        ("s-2", "Plan Upgrade Clicked", "1", {"org_id": "1", "plan_id": "gold"}),
+        ("s-3", "Plan Upgrade Clicked", "1", {"org_id": "1", "plan_id": 3}),
+        ("s-4", "Plan Page Viewed", None, {}),
+        ("s-5", "Build Succeeded", "1", {"org_id": "1", "duration_seconds": 4.0}),
+        ("s-6", "Build Succeeded", "1", {"org_id": "1", "duration_seconds": 4.5}),
+        ("s-7", "User Signed Up", None, {"signup_method": "github", "invited": True}),
+    ]
+    with fresh_warehouse.cursor() as cursor:
+        cursor.execute(
+            "create schema marts; create table marts.fct_events (event_id text, source text,"
+            " event_name text, org_id text, properties jsonb)"
+        )
+        for event_id, name, org_id, properties in rows:
+            cursor.execute(
+                "insert into marts.fct_events values (%s, 'segment', %s, %s, %s)",
+                (event_id, name, org_id, json.dumps(properties)),
+            )
+
+    findings = plan_lint.property_findings(fresh_warehouse, PLAN, "marts.fct_events")
+
+    assert {(f.rule, f.message.split("`")[1], f.examples) for f in findings} == {
+        ("value not allowed", "Plan Upgrade Clicked", ('segment s-2: "gold"',)),
+        ("wrong type", "Plan Upgrade Clicked", ("segment s-3: 3",)),
+        ("missing property", "Plan Page Viewed", ("segment s-4",)),
+        ("wrong type", "Build Succeeded", ("segment s-6: 4.5",)),
+    }
+
+
+def write_manifest(path: Path, schema: str, models: tuple[str, ...]) -> Path:
+    nodes = {
+        f"model.product_analytics.{model}": {"schema": schema, "alias": model} for model in models
+    }
+    path.write_text(json.dumps({"nodes": nodes}), encoding="utf-8")
+    return path
+
+
+def test_relations_come_from_the_schemas_dbts_manifest_names(tmp_path: Path):
+    manifest = write_manifest(tmp_path / "manifest.json", "dev_marts", ("fct_events",))
+
+    assert built_relations(["fct_events"], manifest) == {"fct_events": '"dev_marts"."fct_events"'}
+
+
+def test_no_manifest_or_a_model_it_lacks_says_to_build_first(tmp_path: Path):
+    manifest = write_manifest(tmp_path / "manifest.json", "marts", ("fct_events",))
+
+    with pytest.raises(UserError, match="run `analytics transform`"):
+        built_relations(["fct_events"], tmp_path / "missing.json")
+    with pytest.raises(UserError, match="no model rpt_event_catalog"):
+        built_relations(["rpt_event_catalog"], manifest)
+
+
+@pytest.mark.integration
+def test_lint_reads_the_marts_of_the_target_dbt_last_built(test_warehouse, tmp_path: Path):
+    # A personal target's marts live in a prefixed schema; the shared `marts` are not read.
+    with test_warehouse.cursor() as cursor:
+        cursor.execute(
+            """
+            create schema sandbox_marts;
+            create table sandbox_marts.rpt_event_catalog as
+                select 'Invoice Paid'::text as source_event_name, 'segment'::text as source,
+                    3::bigint as events, null::text as near_duplicate_of;
+            create table sandbox_marts.fct_events (
+                event_id text, source text, event_name text, org_id text, properties jsonb
+            );
+            """
+        )
+    models = ("rpt_event_catalog", "fct_events")
+    manifest = write_manifest(tmp_path / "manifest.json", "sandbox_marts", models)
+
+    report = plan_lint.lint(test_warehouse, manifest_path=manifest)
+
+    assert [(finding.rule, finding.count) for finding in report.findings] == [("unplanned", 3)]

@@ -35,6 +35,10 @@ VALID_EVENT = """
 """
 
 
+def with_property(line: str) -> str:
+    return VALID_EVENT + f"      {line}\n"
+
+
 def write_plan(tmp_path: Path, events_yaml: str) -> Path:
     path = tmp_path / "tracking_plan.yml"
     path.write_text("events:" + events_yaml, encoding="utf-8")
@@ -92,6 +96,19 @@ def test_write_seed_regenerates_the_copy_from_an_edited_plan(tmp_path):
         (VALID_EVENT.replace("org_id:", "orgId:"), "not snake_case"),
         (VALID_EVENT.replace("type: string", "type: text"), "needs a type"),
         (VALID_EVENT + VALID_EVENT, "appears twice"),
+        (with_property("user_id: {type: string}"), "reserved: every tracking call"),
+        (VALID_EVENT.replace("org_id: {type: string", "org_id: {type: integer"), "must be a str"),
+        (with_property("client: {type: string}"), "reserved: the generated Python"),
+        (with_property("from: {type: string}"), "Python keyword"),
+        (with_property("steps: {type: array, unit: s}"), "unknown keys \\['unit'\\]"),
+        (with_property("kind: {type: boolean, enum: [true]}"), "enum, allowed for"),
+        (with_property("size: {type: integer, enum: [1, two]}"), "not of type integer"),
+        (with_property("size: {type: integer, enum: []}"), "non-empty list"),
+        (with_property("size: {type: string, enum: [a, a]}"), "a value twice"),
+        (with_property("size: {type: string, properties: {a: {type: string}}}"), "objects only"),
+        (with_property("size: {type: string, items: {type: string}}"), "arrays only"),
+        (with_property("box: {type: object, properties: {Side: {type: string}}}"), "`box.Side`"),
+        (with_property("steps: {type: array, items: {type: list}}"), "`steps\\[\\]` of"),
     ],
 )
 def test_invalid_plans_are_refused_with_the_reason(tmp_path, events_yaml, message):
@@ -102,3 +119,26 @@ def test_invalid_plans_are_refused_with_the_reason(tmp_path, events_yaml, messag
 def test_a_missing_plan_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="no tracking plan"):
         tracking_plan.load(tmp_path / "absent.yml")
+
+
+def test_properties_may_be_enums_nested_objects_and_arrays_of_them(tmp_path):
+    plan = tracking_plan.load(
+        write_plan(
+            tmp_path,
+            with_property("steps:")
+            + """        type: array
+        description: The steps.
+        items:
+          type: object
+          properties:
+            name: {type: string, required: true, enum: [test, lint]}
+            exit_code: {type: integer}
+""",
+        )
+    )
+
+    steps = plan.event("Build Started").properties[1]
+    assert (steps.name, steps.type, steps.description) == ("steps", "array", "The steps.")
+    name, exit_code = steps.items.properties
+    assert (name.name, name.required, name.enum) == ("name", True, ("test", "lint"))
+    assert (exit_code.type, exit_code.required) == ("integer", False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,11 +23,9 @@ from pipelines.warehouse import Connection
 
 pytestmark = pytest.mark.integration
 
-DAYS = 30
-# The data set ends today, so the sources are fresh.
-START = (datetime.now(UTC) - timedelta(days=DAYS - 1)).date()
-DROPPED = GeneratorConfig(seed=7, orgs=20, days=DAYS, start_date=START, signup_drop=0.15)
-CLEAN = GeneratorConfig(seed=7, orgs=20, days=DAYS, start_date=START)
+# The period ends today (the default), so the sources are fresh.
+DROPPED = GeneratorConfig(seed=7, orgs=20, days=30, signup_drop=0.15)
+CLEAN = GeneratorConfig(seed=7, orgs=20, days=30)
 COMPLETENESS_TEST = "recent_event_completeness_at_threshold"
 
 

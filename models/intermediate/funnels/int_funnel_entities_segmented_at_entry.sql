@@ -1,12 +1,12 @@
-with funnel_progress as (
+with steps_reached as (
 
-    select * from {{ ref('fct_funnel_progress') }}
+    select * from {{ ref('int_funnel_steps_reached') }}
 
 ),
 
 organizations as (
 
-    select * from {{ ref('int_organizations_with_first_upgrade') }}
+    select * from {{ ref('int_organizations_joined_to_first_upgrades') }}
 
 ),
 
@@ -16,9 +16,23 @@ memberships as (
 
 ),
 
-plan_changes as (
+plans_held as (
 
-    select * from {{ ref('fct_plan_changes') }}
+    select * from {{ ref('int_organization_plans_held') }}
+
+),
+
+-- One row per funnel x entity that entered (fct_funnel_progress's grain).
+funnel_progress as (
+
+    select
+        funnel_name,
+        entity_type,
+        entity_id,
+        entered_at,
+        furthest_step
+    from steps_reached
+    where step_number = 1
 
 ),
 
@@ -47,7 +61,10 @@ user_orgs_ranked as (
         on funnel_progress.entity_id = memberships.user_id
     where
         funnel_progress.entity_type = 'user'
-        and (memberships.left_at is null or memberships.left_at > funnel_progress.entered_at)
+        and (
+            {{ membership_active_at('memberships', 'funnel_progress.entered_at') }}
+            or memberships.joined_at > funnel_progress.entered_at
+        )
 
 ),
 
@@ -72,25 +89,6 @@ entities_with_org as (
 
 ),
 
--- The org's plan at entry: the one its latest change at or before then moved it to.
-plans_at_entry as (
-
-    select
-        entities_with_org.funnel_name,
-        entities_with_org.entity_id,
-        plan_changes.to_plan_id,
-        row_number() over (
-            partition by entities_with_org.funnel_name, entities_with_org.entity_id
-            order by plan_changes.changed_at desc, plan_changes.change_id desc
-        ) as change_rank
-    from entities_with_org
-    inner join plan_changes
-        on
-            entities_with_org.org_id = plan_changes.org_id
-            and entities_with_org.entered_at >= plan_changes.changed_at
-
-),
-
 final as (
 
     select
@@ -104,16 +102,18 @@ final as (
         coalesce(organizations.vcs_provider, 'unknown') as vcs_provider,
         case
             when entities_with_org.org_id is null then 'unknown'
-            else coalesce(plans_at_entry.to_plan_id, 'none')
+            else coalesce(plans_held.plan_id, 'none')
         end as plan_at_entry
     from entities_with_org
     left join organizations
         on entities_with_org.org_id = organizations.org_id
-    left join plans_at_entry
+    -- The plan the org held at entry; none before its first change or after a cancellation.
+    left join plans_held
         on
-            entities_with_org.funnel_name = plans_at_entry.funnel_name
-            and entities_with_org.entity_id = plans_at_entry.entity_id
-            and plans_at_entry.change_rank = 1
+            entities_with_org.org_id = plans_held.org_id
+            and {{ valid_at(
+                'plans_held.valid_from', 'plans_held.valid_to', 'entities_with_org.entered_at'
+            ) }}
 
 )
 

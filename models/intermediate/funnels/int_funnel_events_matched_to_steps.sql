@@ -1,5 +1,3 @@
--- Org funnels read it when org_attribution is all_member_orgs (--vars may set it).
--- depends_on: {{ ref('int_events_attributed_to_orgs') }}
 {%- set entity_types = funnel_definitions() | map(attribute='entity') | unique | list %}
 
 with funnel_steps as (

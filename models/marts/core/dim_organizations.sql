@@ -4,15 +4,9 @@ with organizations as (
 
 ),
 
-plan_changes as (
+plans_held as (
 
-    select * from {{ ref('int_subscription_changes_classified') }}
-
-),
-
-plans as (
-
-    select * from {{ ref('stg_production__plans') }}
+    select * from {{ ref('int_organization_plans_held') }}
 
 ),
 
@@ -22,15 +16,14 @@ memberships as (
 
 ),
 
-latest_changes as (
+current_plans as (
 
     select
         org_id,
-        to_plan_id,
-        row_number() over (
-            partition by org_id order by changed_at desc, change_id desc
-        ) as recency_rank
-    from plan_changes
+        plan_id,
+        plan_tier
+    from plans_held
+    where valid_to is null
 
 ),
 
@@ -38,9 +31,9 @@ first_paid as (
 
     select
         org_id,
-        min(changed_at) as first_paid_at
-    from plan_changes
-    where to_tier > 0
+        min(valid_from) as first_paid_at
+    from plans_held
+    where plan_tier > 0
     group by org_id
 
 ),
@@ -65,18 +58,14 @@ final as (
         organizations.created_at,
         organizations.primary_language,
         organizations.vcs_provider,
-        latest_changes.to_plan_id as current_plan_id,
-        coalesce(plans.tier, 0) as current_plan_tier,
-        coalesce(plans.tier, 0) > 0 as is_paying,
+        current_plans.plan_id as current_plan_id,
+        coalesce(current_plans.plan_tier, 0) as current_plan_tier,
+        coalesce(current_plans.plan_tier, 0) > 0 as is_paying,
         first_paid.first_paid_at,
         coalesce(current_members.member_count, 0) as member_count
     from organizations
-    left join latest_changes
-        on
-            organizations.org_id = latest_changes.org_id
-            and latest_changes.recency_rank = 1
-    left join plans
-        on latest_changes.to_plan_id = plans.plan_id
+    left join current_plans
+        on organizations.org_id = current_plans.org_id
     left join first_paid
         on organizations.org_id = first_paid.org_id
     left join current_members

@@ -35,7 +35,7 @@ activity as (
         min(occurred_at) as first_seen_at,
         max(occurred_at) as last_seen_at
     from events
-    where user_id is not null and source != 'production'
+    where user_id is not null and {{ is_tracked_event('source') }}
     group by user_id
 
 ),

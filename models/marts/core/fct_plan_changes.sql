@@ -26,8 +26,7 @@ roles_at_change as (
         on
             plan_changes.changed_by_user_id = memberships.user_id
             and plan_changes.org_id = memberships.org_id
-            and plan_changes.changed_at >= memberships.joined_at
-            and (memberships.left_at is null or plan_changes.changed_at < memberships.left_at)
+            and {{ membership_active_at('memberships', 'plan_changes.changed_at') }}
 
 ),
 

@@ -12,7 +12,7 @@ product_events as (
         org_id,
         occurred_at
     from events
-    where source != 'production'
+    where {{ is_tracked_event('source') }}
 
 ),
 
@@ -36,8 +36,7 @@ entity_events as (
 
 data_end as (
 
-    select max(occurred_at) as last_event_at
-    from events
+    {{ data_end() }}
 
 ),
 

@@ -1,19 +1,12 @@
 with organizations as (
 
-    select * from {{ ref('int_organizations_with_first_upgrade') }}
-
-),
-
-events as (
-
-    select * from {{ ref('fct_events') }}
+    select * from {{ ref('int_organizations_joined_to_first_upgrades') }}
 
 ),
 
 data_end as (
 
-    select max(occurred_at) as last_event_at
-    from events
+    {{ data_end() }}
 
 ),
 

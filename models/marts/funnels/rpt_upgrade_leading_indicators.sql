@@ -1,5 +1,3 @@
--- Org events come from the one place that says which events an org did.
--- depends_on: {{ ref('int_events_attributed_to_orgs') }}
 {%- set within_days = var('analytics__leading_indicator_days') %}
 {%- if within_days is not number or within_days <= 0 or within_days != within_days | int %}
     {{ exceptions.raise_compiler_error('analytics__leading_indicator_days must be positive') }}
@@ -7,13 +5,7 @@
 
 with organizations as (
 
-    select * from {{ ref('int_organizations_with_first_upgrade') }}
-
-),
-
-events as (
-
-    select * from {{ ref('fct_events') }}
+    select * from {{ ref('int_organizations_joined_to_first_upgrades') }}
 
 ),
 
@@ -25,8 +17,7 @@ org_events as (
 
 data_end as (
 
-    select max(occurred_at) as last_event_at
-    from events
+    {{ data_end() }}
 
 ),
 

@@ -1,6 +1,6 @@
 with organizations as (
 
-    select * from {{ ref('int_organizations_with_first_upgrade') }}
+    select * from {{ ref('int_organizations_joined_to_first_upgrades') }}
 
 ),
 

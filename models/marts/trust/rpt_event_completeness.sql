@@ -57,7 +57,7 @@ tracked_events as (
         org_id,
         occurred_at
     from events
-    where source != 'production'
+    where {{ is_tracked_event('source') }}
 
 ),
 

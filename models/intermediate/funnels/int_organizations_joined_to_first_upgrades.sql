@@ -1,12 +1,12 @@
 with organizations as (
 
-    select * from {{ ref('dim_organizations') }}
+    select * from {{ ref('stg_production__organizations') }}
 
 ),
 
 plan_changes as (
 
-    select * from {{ ref('fct_plan_changes') }}
+    select * from {{ ref('int_subscription_changes_classified') }}
 
 ),
 
