@@ -100,7 +100,9 @@ def lines(
         body.append(_text(left - 6, y(value) + 4, percent(value), "end"))
     every = max(1, len(labels) // 8)
     for index, label in enumerate(labels):
-        if index % every == 0 or index == len(labels) - 1:
+        # Every `every`-th label, and the last one unless it would overlap the tick before it.
+        is_last = index == len(labels) - 1 and index % every >= every / 2
+        if index % every == 0 or is_last:
             body.append(_text(x(index), height - bottom + 16, label, "middle"))
     if threshold is not None:
         body.append(
