@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 BENCH_EVENTS ?= 1000000
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint fuzz bench clean
 
 setup: $(INSTALLED)
 
@@ -28,6 +28,13 @@ test: lint
 	$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
+
+# The loaders' fuzz tests at length (random, FUZZ_EXAMPLES inputs per test); `make test`
+# runs the same tests in a short deterministic profile.
+FUZZ_EXAMPLES ?= 20000
+fuzz: setup
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest \
+		tests/python/test_fuzz_loaders.py --hypothesis-show-statistics
 
 bench: setup
 	BENCH_EVENTS=$(BENCH_EVENTS) $(BIN)/python -m benchmarks

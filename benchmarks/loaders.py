@@ -15,6 +15,12 @@ holding BENCH_EXISTING_ROWS rows (a first load's rows copied with new ids, then 
 and analyzed, as autovacuum leaves them); its baseline is the same load into the same,
 emptied, tables. A scheduled load must cost the same whatever the warehouse holds: the
 ratio should stay near 1.
+
+The contract's measures (§9) go to the top-level `measures` of results.json:
+`segment_load_vs_copy` and `amplitude_load_vs_copy` (a loader's events/s over the `COPY`
+baseline's rows/s) and `loader_peak_rss_growth`: the loaders' peak RSS (the child's own,
+not this process's) at BENCH_RSS_FACTOR (default 10) x BENCH_EVENTS over BENCH_EVENTS, the
+larger of the two loaders'. BENCH_RSS_FACTOR=0 skips the large load.
 """
 
 from __future__ import annotations
@@ -131,18 +137,21 @@ def copy_baseline(target: warehouse.Connection, paths: list[Path]) -> float:
 
 
 def timed_load(target: warehouse.Connection, *arguments: str) -> tuple[float, int]:
-    """Seconds and peak RSS (bytes) of one `analytics load` child process."""
-    started = time.perf_counter()
-    child = subprocess.Popen(
-        [str(Path(sys.executable).parent / "analytics"), "load", *arguments],
-        env={**os.environ, "ANALYTICS_WAREHOUSE_URL": target.url()},
-        stdout=subprocess.DEVNULL,
-    )
-    _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"analytics load {' '.join(arguments)} failed")
-    return elapsed, usage.ru_maxrss * 1024
+    """Seconds and the loader's own peak RSS (bytes, see `benchmarks.peak_rss`) of one
+    `analytics load` child process."""
+    with tempfile.NamedTemporaryFile("r") as peak:
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "benchmarks.peak_rss", peak.name, "load", *arguments],
+            env={**os.environ, "ANALYTICS_WAREHOUSE_URL": target.url()},
+            stdout=subprocess.DEVNULL,
+            cwd=warehouse.PROJECT_ROOT,
+            check=False,
+        )
+        elapsed = time.perf_counter() - started
+        if result.returncode != 0:
+            raise SystemExit(f"analytics load {' '.join(arguments)} failed")
+        return elapsed, int(Path(peak.name).read_text())
 
 
 def fresh_database(server: warehouse.Connection) -> warehouse.Connection:
@@ -153,7 +162,7 @@ def fresh_database(server: warehouse.Connection) -> warehouse.Connection:
 
 def drop_database(target: warehouse.Connection) -> None:
     warehouse.drop_database(target)
-    for pipeline_dir in loading.PIPELINES_DIR.glob(f"*{target.database}"):
+    for pipeline_dir in loading.PIPELINES_DIR.glob(f"*_{target.database}_*"):
         shutil.rmtree(pipeline_dir)
 
 
@@ -243,9 +252,60 @@ def _empty_raw_tables(target: warehouse.Connection, raw_schema: str) -> None:
         cursor.execute(f"truncate {cursor.fetchone()[0]}")
 
 
+def peak_rss_at(server: warehouse.Connection, events: int) -> tuple[int, int]:
+    """The Segment and the Amplitude loader's peak RSS (bytes) loading `events` events."""
+    target = fresh_database(server)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            root = Path(folder)
+            write_segment(root, events)
+            archive = write_amplitude(root, events)
+            _, segment_rss = timed_load(target, "segment", str(root / "segment-logs"))
+            _, amplitude_rss = timed_load(target, "amplitude", "--path", str(archive))
+            return segment_rss, amplitude_rss
+    finally:
+        drop_database(target)
+
+
+def contract_measures(
+    events: int,
+    baseline_rate: float,
+    segment_rate: float,
+    amplitude_rate: float,
+    rss: tuple[int, int],
+    large_rss: tuple[int, int] | None,
+    factor: int,
+) -> dict:
+    """The contract's measures (§9), each `{value, unit, baseline, baseline_value, ratio}`."""
+    copy = f"COPY of the same rows, {events:,} rows"
+    measures = {
+        f"{source}_load_vs_copy": {
+            "value": round(rate),
+            "unit": "events/s",
+            "baseline": copy,
+            "baseline_value": round(baseline_rate),
+            "ratio": round(rate / baseline_rate, 3),
+        }
+        for source, rate in (("segment", segment_rate), ("amplitude", amplitude_rate))
+    }
+    if large_rss is not None:
+        growths = [large / small for small, large in zip(rss, large_rss, strict=True)]
+        worst = growths.index(max(growths))
+        measures["loader_peak_rss_growth"] = {
+            "value": large_rss[worst] // 2**20,
+            "unit": "MiB",
+            "baseline": f"{('segment', 'amplitude')[worst]} loader at {events:,} events "
+            f"(this value: at {factor * events:,})",
+            "baseline_value": rss[worst] // 2**20,
+            "ratio": round(max(growths), 3),
+        }
+    return measures
+
+
 def main() -> None:
     events = int(os.environ.get("BENCH_EVENTS", "1000000"))
     existing_rows = int(os.environ.get("BENCH_EXISTING_ROWS", "1000000"))
+    rss_factor = int(os.environ.get("BENCH_RSS_FACTOR", "10"))
     server = warehouse.connection()
     target = fresh_database(server)
     try:
@@ -278,6 +338,16 @@ def main() -> None:
                 "baseline": round(empty[position], 2),
                 "ratio": round(full[position] / empty[position], 3),
             }
+    large_rss = peak_rss_at(server, rss_factor * events) if rss_factor else None
+    contract = contract_measures(
+        events,
+        baseline_rate,
+        events / segment_seconds,
+        events / amplitude_seconds,
+        (segment_rss, amplitude_rss),
+        large_rss,
+        rss_factor,
+    )
     results = {
         "events": events,
         "incremental_events": INCREMENTAL_EVENTS,
@@ -285,8 +355,11 @@ def main() -> None:
         "measures": measures,
     }
     existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    RESULTS.write_text(json.dumps({**existing, "loaders": results}, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    top = {**existing.get("measures", {}), **contract}
+    RESULTS.write_text(
+        json.dumps({**existing, "measures": top, "loaders": results}, indent=2) + "\n"
+    )
+    print(json.dumps({"measures": contract, **results}, indent=2))
 
 
 def _against(rate: float, baseline_rate: float) -> dict:

@@ -40,3 +40,13 @@
     {%- endfor -%}
     jsonb_build_object({{ arguments | join(', ') }})
 {%- endmacro %}
+
+{#- A JSON object with keys added from value expressions (null values left out); a key the
+    object already has is overwritten. -#}
+{% macro json_with_keys(json_expression, pairs) -%}
+    {{ return(adapter.dispatch('json_with_keys', 'product_analytics')(json_expression, pairs)) }}
+{%- endmacro %}
+
+{% macro postgres__json_with_keys(json_expression, pairs) -%}
+    (coalesce({{ json_expression }}, '{}'::jsonb) || jsonb_strip_nulls({{ json_object(pairs) }}))
+{%- endmacro %}

@@ -222,16 +222,29 @@ MAX_REJECTED_SHARE_OPTION = click.option(
     show_default=True,
     help="Exit 1 when more than this share of the lines read is rejected.",
 )
+VERBOSE_OPTION = click.option(
+    "--verbose",
+    is_flag=True,
+    help="Show dlt's log (connection strings masked), not only the counts.",
+)
+
+
+def _loading(verbose: bool) -> None:
+    from pipelines import loading
+
+    loading.set_verbose(verbose)
 
 
 @load.command(name="segment")
 @click.argument("path")
 @MAX_REJECTED_SHARE_OPTION
-def load_segment(path: str, max_rejected_share: float) -> None:
+@VERBOSE_OPTION
+def load_segment(path: str, max_rejected_share: float, verbose: bool) -> None:
     """Load a Segment export (S3 destination layout) from a local folder or an
     s3://bucket/prefix into `raw_segment`; only files not loaded before are read."""
     from pipelines.sources import segment
 
+    _loading(verbose)
     _finish(segment.load(path, warehouse.connection()), max_rejected_share)
 
 
@@ -255,17 +268,20 @@ def load_segment(path: str, max_rejected_share: float) -> None:
     help="Hours per Export API request (a range found too large is split).",
 )
 @MAX_REJECTED_SHARE_OPTION
+@VERBOSE_OPTION
 def load_amplitude(
     path: Path | None,
     start: str | None,
     end: str | None,
     chunk_hours: int,
     max_rejected_share: float,
+    verbose: bool,
 ) -> None:
     """Load Amplitude exports from disk (--path) or the Export API (--start/--end) into
     `raw_amplitude.events`."""
     from pipelines.sources import amplitude
 
+    _loading(verbose)
     if path is not None and (start or end):
         raise UserError("give either --path or --start/--end, not both")
     target = warehouse.connection()
@@ -294,10 +310,12 @@ def load_amplitude(
     show_default=True,
     help="Schema holding the tables (or views mapping another schema onto them).",
 )
-def load_production(source_url: str, tables: str | None, source_schema: str) -> None:
+@VERBOSE_OPTION
+def load_production(source_url: str, tables: str | None, source_schema: str, verbose: bool) -> None:
     """Copy the production tables into `raw_production` (incremental on updated_at)."""
     from pipelines.sources import production
 
+    _loading(verbose)
     chosen = [table.strip() for table in tables.split(",")] if tables else None
     report = production.load(source_url, warehouse.connection(), chosen, source_schema)
     _finish(report, 0.0)

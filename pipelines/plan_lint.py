@@ -31,7 +31,7 @@ WARNING = "warning"
 MAX_EXAMPLES = 3
 
 CATALOG_QUERY = """
-    select source_event_name, source, events, near_duplicate_of
+    select source_event_name, source, events, near_duplicate_of, is_planned
     from {rpt_event_catalog}
     order by source_event_name, source
 """
@@ -117,6 +117,7 @@ class CatalogRow:
     source: str
     events: int
     near_duplicate_of: str | None
+    is_planned: bool = False  # dbt matched it to a planned event (a destination's rename)
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,9 @@ def read_catalog(target: Connection, rpt_event_catalog: str) -> list[CatalogRow]
 def name_findings(plan: TrackingPlan, catalog: list[CatalogRow]) -> list[Finding]:
     """At most one finding per name sent, the most specific: a declared legacy alias
     (warning), else an unplanned name that nearly duplicates another, one that is not
-    Object Action in Title Case, or any other unplanned name (errors)."""
+    Object Action in Title Case, or any other unplanned name (errors). A name dbt matched to
+    a planned event without the plan listing it (a page Segment forwarded to Amplitude) is
+    not a finding."""
     by_name: dict[str, list[CatalogRow]] = defaultdict(list)
     for row in catalog:
         by_name[row.source_event_name].append(row)
@@ -169,7 +172,9 @@ def name_findings(plan: TrackingPlan, catalog: list[CatalogRow]) -> list[Finding
     findings = []
     for name, rows in by_name.items():
         canonical = canonical_names.get(name)
-        if canonical == name:
+        if canonical == name or (canonical is None and all(row.is_planned for row in rows)):
+            # Planned, or a planned event renamed by a destination (Segment's Amplitude
+            # destination forwards a page as `Viewed <category> <name> Page`): nothing to fix.
             continue
         count = sum(row.events for row in rows)
         examples = tuple(f"{row.source}: {row.events} events" for row in rows)

@@ -22,6 +22,7 @@ from urllib.parse import quote, unquote, urlsplit
 import psycopg2
 
 from pipelines.errors import UserError
+from pipelines.masking import mask_urls
 
 WAREHOUSE_URL_VARIABLE = "ANALYTICS_WAREHOUSE_URL"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +69,10 @@ class Connection:
             credentials += ":" + quote(self.password, safe="")
         return f"postgresql://{credentials}@{self.host}:{self.port}/{database or self.database}"
 
+    def masked_url(self) -> str:
+        """`url()` with its password hidden: the form every message and log shows."""
+        return mask_urls(self.url())
+
     def with_database(self, database: str) -> Connection:
         return Connection(self.host, self.port, self.user, self.password, database)
 
@@ -113,7 +118,7 @@ class Connection:
             )
         except psycopg2.OperationalError as error:
             first_line = str(error).strip().splitlines()[0]
-            raise UserError(f"cannot connect to {self.url()}: {first_line}") from None
+            raise UserError(f"cannot connect to {self.masked_url()}: {first_line}") from None
         connection.autocommit = True
         return connection
 

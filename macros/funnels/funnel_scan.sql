@@ -1,28 +1,80 @@
 {#-
     Pieces of the funnel scan in int_funnel_steps_reached.
 
-    A path is an attempt's moments (an entity's distinct event timestamps, numbered 1, 2, ...
-    in time order) written as text, one 10-digit field per step: step 1's moment as is, later
-    steps' moments subtracted from 9999999999. The greatest path (a plain text max) is then the
-    attempt with the latest start, and among those the one reaching each later step earliest.
+    A path is an attempt as an array of whole microseconds since 1970: its step-1 time as is,
+    each later step's time negated, so the greatest path (a plain array max) is the attempt
+    with the latest start and, among those, the one reaching each later step earliest. A
+    path at step k starts with one era per exclusion in progress at step k (after_step <= k <
+    before_step, see `funnel_exclusions_in_progress`): how many moments of the excluded event
+    came at or before the attempt's after_step event. Eras come first because an attempt
+    whose era is behind the excluded events seen since can never go on: at any moment the
+    attempts that can all share the latest era.
 -#}
-{% macro funnel_path_start(moment_number) -%}
-    lpad(cast({{ moment_number }} as {{ dbt.type_string() }}), 10, '0')
+
+{% macro funnel_epoch_microseconds(timestamp) -%}
+    {{ return(adapter.dispatch('funnel_epoch_microseconds')(timestamp)) }}
 {%- endmacro %}
 
-{% macro funnel_path_later_step(moment_number) -%}
-    lpad(cast(9999999999 - {{ moment_number }} as {{ dbt.type_string() }}), 10, '0')
+{% macro postgres__funnel_epoch_microseconds(timestamp) -%}
+    cast(extract(epoch from {{ timestamp }}) * 1000000 as bigint)
 {%- endmacro %}
 
-{#- The moment at which `path` reaches `step_number` (both SQL expressions). -#}
-{% macro funnel_path_moment(path, step_number) -%}
-    case
-        when {{ step_number }} = 1
-            then cast(substr({{ path }}, 1, 10) as {{ dbt.type_bigint() }})
-        else 9999999999 - cast(
-            substr({{ path }}, ({{ step_number }} - 1) * 10 + 1, 10) as {{ dbt.type_bigint() }}
-        )
-    end
+{% macro funnel_timestamp_from_microseconds(microseconds) -%}
+    {{ return(adapter.dispatch('funnel_timestamp_from_microseconds')(microseconds)) }}
+{%- endmacro %}
+
+{% macro postgres__funnel_timestamp_from_microseconds(microseconds) -%}
+    (timestamptz '1970-01-01 00:00:00+00' + {{ microseconds }} * interval '1 microsecond')
+{%- endmacro %}
+
+{#- An array of bigint from SQL expressions. -#}
+{% macro funnel_path_of(elements) -%}
+    {{ return(adapter.dispatch('funnel_path_of')(elements)) }}
+{%- endmacro %}
+
+{% macro postgres__funnel_path_of(elements) -%}
+    cast(array[{{ elements | join(', ') }}] as bigint [])
+{%- endmacro %}
+
+{#- Element `index` (1-based, a SQL expression) of a path. -#}
+{% macro funnel_path_element(path, index) -%}
+    {{ return(adapter.dispatch('funnel_path_element')(path, index)) }}
+{%- endmacro %}
+
+{% macro postgres__funnel_path_element(path, index) -%}
+    ({{ path }})[{{ index }}]
+{%- endmacro %}
+
+{#- Elements `first` to `last` (1-based, inclusive; `last` none: to the end) of a path. -#}
+{% macro funnel_path_slice(path, first, last=none) -%}
+    {{ return(adapter.dispatch('funnel_path_slice')(path, first, last)) }}
+{%- endmacro %}
+
+{% macro postgres__funnel_path_slice(path, first, last) -%}
+    ({{ path }})[{{ first }}:{{ last if last is not none else '' }}]
+{%- endmacro %}
+
+{% macro funnel_path_concat(paths) -%}
+    {{ paths | join(' || ') }}
+{%- endmacro %}
+
+{#- The window in whole microseconds (ClickHouse's windowFunnel counts whole seconds). -#}
+{% macro funnel_window_microseconds(funnel) -%}
+    {{ (funnel.window_days * 86400) | int * 1000000 }}
+{%- endmacro %}
+
+{#-
+    The numbers (1-based) of the funnel's exclusions in progress at `step_number`: those an
+    attempt at that step must still respect (after_step <= step_number < before_step).
+-#}
+{% macro funnel_exclusions_in_progress(funnel, step_number) -%}
+    {%- set numbers = [] -%}
+    {%- for exclusion in funnel.get('exclusions', []) -%}
+        {%- if exclusion.after_step <= step_number < exclusion.before_step -%}
+            {%- do numbers.append(loop.index) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(numbers) }}
 {%- endmacro %}
 
 {#-
@@ -42,37 +94,94 @@
 {%- endmacro %}
 
 {#-
-    The attempt that reaches `step_number` at this moment, as `what` (`start`: its step-1
-    time, or `path`): the attempt that reached step a - 1 before this moment (or one starting
-    here, a = 1) for the smallest a whose steps a..step_number this moment can fill, if this
-    moment is within the window of that attempt's step-1 event. The smallest a is the best:
-    attempts that got further before this moment started no earlier.
+    The best path that reaches `step_number` at this moment: the greatest of, for every a
+    whose steps a..step_number this moment can fill, the best path at step a - 1 before this
+    moment (none for a = 1: an attempt starting here) extended by this moment, if this moment
+    is within the window of its step-1 event and no excluded event in progress came strictly
+    between its after_step event and this moment (its era is the number of such events seen
+    strictly before this moment).
 -#}
-{% macro funnel_step_reached(funnel, step_number, what) -%}
-    {%- set later_step = funnel_path_later_step('moment_number') -%}
-    {%- set branches = [] -%}
+{% macro funnel_step_reached(funnel, step_number) -%}
+    {%- set candidates = [] -%}
     {%- for first_step in range(1, step_number + 1) -%}
-        {%- if first_step == 1 and what == 'start' -%}
-            {%- set reached = 'occurred_at' -%}
-        {%- elif first_step == 1 -%}
-            {%- set reached = ([funnel_path_start('moment_number')]
-                + [later_step] * (step_number - 1)) | join(' || ') -%}
+        {%- do candidates.append(funnel_step_candidate(funnel, step_number, first_step)) -%}
+    {%- endfor -%}
+    {{ return('greatest(\n' ~ candidates | join(',\n') ~ '\n)') }}
+{%- endmacro %}
+
+{#- The path reaching `step_number` at this moment from the best path at `first_step` - 1. -#}
+{% macro funnel_step_candidate(funnel, step_number, first_step) -%}
+    {%- set in_progress = funnel_exclusions_in_progress(funnel, step_number) -%}
+    {%- set new_steps = ['-moment_at'] * (step_number - first_step) -%}
+    {%- set fillable = funnel_steps_fillable(funnel.steps, first_step, step_number) -%}
+    {%- if first_step == 1 -%}
+        {%- set eras = [] -%}
+        {%- for number in in_progress -%}
+            {%- do eras.append('exclusion_' ~ number ~ '_seen') -%}
+        {%- endfor -%}
+        {{ return('case when ' ~ fillable ~ ' then '
+            ~ funnel_path_of(eras + ['moment_at'] + new_steps) ~ ' end') }}
+    {%- endif -%}
+    {%- set before = 'step_' ~ (first_step - 1) ~ '_path_before' -%}
+    {%- set before_in_progress = funnel_exclusions_in_progress(funnel, first_step - 1) -%}
+    {%- set start = funnel_path_element(before, before_in_progress | length + 1) -%}
+    {%- set conditions = [fillable] -%}
+    {%- do conditions.append(
+        'moment_at <= ' ~ start ~ ' + ' ~ funnel_window_microseconds(funnel)
+    ) -%}
+    {%- set eras = [] -%}
+    {%- for number in before_in_progress -%}
+        {%- set era = funnel_path_element(before, loop.index) -%}
+        {%- do conditions.append(era ~ ' >= exclusion_' ~ number ~ '_seen_before') -%}
+    {%- endfor -%}
+    {%- for number in in_progress -%}
+        {%- if number in before_in_progress -%}
+            {%- do eras.append(
+                funnel_path_element(before, before_in_progress.index(number) + 1)
+            ) -%}
         {%- else -%}
-            {%- set attempt = 'step_' ~ (first_step - 1) ~ '_' ~ what ~ '_before' -%}
-            {%- set new_steps = [later_step] * (step_number - first_step + 1)
-                if what == 'path' else [] -%}
-            {%- set window_end = dbt.dateadd(
-                'second', funnel_window_seconds(funnel),
-                'step_' ~ (first_step - 1) ~ '_start_before') | trim -%}
-            {%- set reached = 'case when occurred_at <= ' ~ window_end ~ ' then '
-                ~ ([attempt] + new_steps) | join(' || ') ~ ' end' -%}
+            {%- do eras.append('exclusion_' ~ number ~ '_seen') -%}
         {%- endif -%}
+    {%- endfor -%}
+    {%- set parts = [funnel_path_of(eras)] if eras else [] -%}
+    {%- do parts.append(funnel_path_slice(before, before_in_progress | length + 1)) -%}
+    {%- do parts.append(funnel_path_of(['-moment_at'] + new_steps)) -%}
+    {{ return('case when ' ~ conditions | join(' and ') ~ ' then '
+        ~ funnel_path_concat(parts) ~ ' end') }}
+{%- endmacro %}
+
+{#-
+    The path at `step_number` tagged with the step it is worth, for the entity's result:
+    `step_number`, or an exclusion's after_step when an excluded event came after the
+    attempt's after_step event (the exclusion's total exceeds the era): the attempt never
+    reached before_step, so the exclusion ended it at after_step (the smallest such). The
+    eras are dropped, so the tagged paths of every step compare by step, then attempt.
+-#}
+{% macro funnel_step_worth(funnel, step_number) -%}
+    {%- set path = 'step_' ~ step_number ~ '_path' -%}
+    {%- set in_progress = funnel_exclusions_in_progress(funnel, step_number) -%}
+    {%- set attempt = funnel_path_slice(path, in_progress | length + 1)
+        if in_progress else path -%}
+    {%- set exclusions = funnel.get('exclusions', []) -%}
+    {%- set endings = [] -%}
+    {%- for number in in_progress -%}
+        {%- set exclusion = exclusions[number - 1] -%}
+        {%- if exclusion.after_step < step_number -%}
+            {%- do endings.append((exclusion.after_step, loop.index, number)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set branches = [] -%}
+    {%- for after_step, position, number in endings | sort -%}
         {%- do branches.append(
-            'when ' ~ funnel_steps_fillable(funnel.steps, first_step, step_number)
-            ~ ' then ' ~ reached
+            'when ' ~ funnel_path_element(path, position) ~ ' < exclusion_' ~ number
+            ~ '_total then ' ~ funnel_path_concat([
+                funnel_path_of([after_step]), funnel_path_slice(attempt, 1, after_step)
+            ])
         ) -%}
     {%- endfor -%}
-    case
-        {{ branches | join('\n        ') }}
-    end
+    {%- do branches.append(
+        'when ' ~ path ~ ' is not null then '
+        ~ funnel_path_concat([funnel_path_of([step_number]), attempt])
+    ) -%}
+    {{ return('case\n' ~ branches | join('\n') ~ '\nend') }}
 {%- endmacro %}

@@ -26,3 +26,67 @@
     {%- endfor -%}
     {{ rows | join('\nunion all\n') }}
 {%- endmacro %}
+
+{#-
+    One row per funnel x exclusion (funnel_name, entity_type, exclusion_number, event_name,
+    after_step, before_step); no rows (but the columns) when no funnel has exclusions.
+-#}
+{% macro funnel_exclusions_spine() -%}
+    {%- set rows = [] -%}
+    {%- for funnel in funnel_definitions() -%}
+        {%- for exclusion in funnel.get('exclusions', []) -%}
+            {%- do rows.append(
+                'select cast(' ~ funnel_literal(funnel.name) ~ ' as ' ~ dbt.type_string()
+                ~ ') as funnel_name, cast(' ~ funnel_literal(funnel.entity) ~ ' as '
+                ~ dbt.type_string() ~ ') as entity_type, ' ~ loop.index ~ ' as exclusion_number, cast('
+                ~ funnel_literal(exclusion.event) ~ ' as ' ~ dbt.type_string() ~ ') as event_name, '
+                ~ exclusion.after_step ~ ' as after_step, ' ~ exclusion.before_step ~ ' as before_step'
+            ) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if not rows -%}
+        {%- do rows.append(
+            'select cast(null as ' ~ dbt.type_string() ~ ') as funnel_name, cast(null as '
+            ~ dbt.type_string() ~ ') as entity_type, 0 as exclusion_number, cast(null as '
+            ~ dbt.type_string() ~ ') as event_name, 0 as after_step, 0 as before_step where 1 = 0'
+        ) -%}
+    {%- endif -%}
+    {{ rows | join('\nunion all\n') }}
+{%- endmacro %}
+
+{#-
+    The value of a funnel's `hold_constant` properties in an event's `properties` (a SQL
+    expression): the one property's text, or the properties' texts each prefixed by its
+    length (so no two tuples share a value); null when any is missing or JSON null; '' for a
+    funnel that holds nothing constant.
+-#}
+{% macro funnel_held_value(funnel, properties) -%}
+    {%- set names = funnel.get('hold_constant', []) -%}
+    {%- if not names -%}
+        cast('' as {{ dbt.type_string() }})
+    {%- elif names | length == 1 -%}
+        {{ json_text(properties, names[0]) }}
+    {%- else -%}
+        {%- set parts = [] -%}
+        {%- for name in names -%}
+            {%- set value = json_text(properties, name) -%}
+            {%- do parts.append('cast(length(' ~ value ~ ') as ' ~ dbt.type_string() ~ ')') -%}
+            {%- do parts.append("':'") -%}
+            {%- do parts.append(value) -%}
+        {%- endfor -%}
+        {{ dbt.concat(parts) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- One row per funnel (funnel_name, step_count, window_seconds). -#}
+{% macro funnel_windows() -%}
+    {%- set rows = [] -%}
+    {%- for funnel in funnel_definitions() -%}
+        {%- do rows.append(
+            'select cast(' ~ funnel_literal(funnel.name) ~ ' as ' ~ dbt.type_string()
+            ~ ') as funnel_name, ' ~ funnel.steps | length ~ ' as step_count, '
+            ~ funnel_window_seconds(funnel) ~ ' as window_seconds'
+        ) -%}
+    {%- endfor -%}
+    {{ return(rows | join('\nunion all\n')) }}
+{%- endmacro %}

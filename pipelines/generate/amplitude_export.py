@@ -5,8 +5,10 @@ upload hour (split into parts `#0`, `#1`, … when large), one JSON event per li
 documented export fields; timestamps look like `2024-03-01 14:05:09.123456` (UTC). Files
 are keyed by `server_upload_time`, so late uploads land in later hours and days.
 
-Segment forwards its track calls here with `$insert_id` = `messageId`; the mobile app
-sends its own events through Amplitude's SDK. Planted flaws: duplicate rows (same
+Segment forwards its track, page and screen calls here with `$insert_id` = `messageId`
+(a page as `Viewed <category> <name> Page`, a screen as `Viewed <name> Screen`, as Segment's
+Amplitude destination names them with "Track Named Pages" on); the mobile app sends its own
+events through Amplitude's SDK. Planted flaws: duplicate rows (same
 `$insert_id`, another `uuid`), late uploads, truncated lines, dropped signups.
 """
 
@@ -129,6 +131,11 @@ class AmplitudeExport:
         if keep:
             self._write(event, received_at - event.at + upload_delay)
 
+    def write_forwarded_view(self, event: Event, received_at: int) -> None:
+        """A page or screen call as Segment's Amplitude destination sends it."""
+        upload_delay = between(self._details, 50, 2_000) * 1000
+        self._write(event, received_at - event.at + upload_delay, forwarded_view_name(event))
+
     def write_mobile(self, event: Event) -> None:
         """An event from the mobile app's Amplitude SDK (uploads in batches, or days later)."""
         upload_delay = between(self._details, 1_000, 300_000) * 1000
@@ -136,9 +143,11 @@ class AmplitudeExport:
             upload_delay += self._flaws.randint(1, 3) * DAY_US
         self._write(event, upload_delay)
 
-    def _write(self, event: Event, upload_delay: int) -> None:
+    def _write(self, event: Event, upload_delay: int, event_type: str | None = None) -> None:
         uploaded_at = event.at + upload_delay
         row = self._row(event, uploaded_at)
+        if event_type is not None:
+            row["event_type"], row["library"] = event_type, "segment"
         self._file_row(row, uploaded_at, event.at)
         if self._flaws.random() < self.config.duplicate_rate:
             row["uuid"] = random_uuid(self._flaws)
@@ -173,7 +182,7 @@ class AmplitudeExport:
     def _row(self, event: Event, uploaded_at: int) -> dict:
         """The Export API's fields, in its documented order."""
         details = self._details
-        user_number = int(event.user_id or 0)
+        user_number = int(event.user_id) if (event.user_id or "").isdigit() else 0
         platform = PLATFORMS[event.channel]
         country, region, city = COUNTRIES[user_number % len(COUNTRIES)]
         processed_at = uploaded_at + between(details, 1, 30) * SECOND_US
@@ -241,3 +250,13 @@ class AmplitudeExport:
             "uuid": random_uuid(details),
             "version_name": platform["version_name"],
         }
+
+
+def forwarded_view_name(event: Event) -> str:
+    """The event type Segment's Amplitude destination gives a page or screen call: "Track
+    Named Pages" makes `Viewed <category> <name> Page` (`Viewed <name> Page` without a
+    category); the mobile integration makes `Viewed <name> Screen`."""
+    if event.kind == "screen":
+        return f"Viewed {event.name} Screen"
+    words = [word for word in (event.category, event.name) if word]
+    return f"Viewed {' '.join(words)} Page"

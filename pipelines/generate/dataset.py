@@ -88,8 +88,9 @@ def orgs_for_events(events: int, config: GeneratorConfig) -> int:
 class _Router:
     """Sends each message to the exports that receive it, and records it in the truth.
 
-    The web app's messages go to Segment, which forwards its track calls to Amplitude;
-    the mobile app tracks through Amplitude only (its screen calls go to Segment).
+    The web app's messages go to Segment, which forwards its track and page calls to
+    Amplitude; the mobile app tracks through Amplitude only, its screen calls go to Segment,
+    which forwards them too.
     """
 
     def __init__(
@@ -126,6 +127,9 @@ class _Router:
             if event.kind == "track":
                 self.amplitude.write_forwarded(event, received_at, keep=in_amplitude)
                 self.truth.record_track(event, in_segment, in_amplitude)
+            elif event.kind in ("page", "screen"):
+                self.amplitude.write_forwarded_view(event, received_at)
+                self.truth.record_view(event)
 
     def plan_change(self, change: PlanChange, org: Org) -> None:
         self.truth.record_plan_change(change, org)

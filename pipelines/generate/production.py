@@ -115,7 +115,7 @@ class ProductionRows:
                     org.name,
                     _time(org.created_at),
                     org.language,
-                    org.vcs_provider,
+                    org.vcs_provider if org.vcs_provider_in_production else None,
                     _time(org.updated_at),
                 ),
             )

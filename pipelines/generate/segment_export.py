@@ -152,6 +152,8 @@ class SegmentExport:
             message["properties"] = event.properties
         elif kind in ("page", "screen"):
             message["name"] = event.name
+            if event.category is not None:
+                message["category"] = event.category
             message["properties"] = event.properties
         elif kind == "identify":
             message["traits"] = event.properties

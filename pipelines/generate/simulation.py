@@ -30,6 +30,12 @@ GROUPS_AS_LIST = 4  # Amplitude groups.org_id as a one-element list
 WEB_PAGES = (("Projects", "/projects"), ("Builds", "/builds"), ("Settings", "/settings"))
 MARKETING_PAGES = (("Home", "/"), ("Pricing", "/pricing"), ("Docs", "/docs"))
 MOBILE_SCREENS = ("Builds", "Build Detail", "Organizations")
+APP_CATEGORY, MARKETING_CATEGORY = "App", "Marketing"
+# Identity links and history, drawn from their own random generator so the world a seed
+# made before they existed stays the same.
+SECOND_BROWSER_SHARE = 0.25  # users who also browsed from another browser, linked by alias
+LEGACY_ID_SHARE = 0.3  # mobile users whose old app build sent their email as the user id
+SHARED_DEVICE_USERS = 7  # users who log in on the demo kiosk, more than any one person's
 FIRST_NAMES = ("ana", "ben", "chen", "dara", "eli", "fatima", "gus", "hana", "ivan", "jo")
 LAST_NAMES = ("ito", "kowalski", "lopez", "mensah", "novak", "okafor", "park", "silva")
 ORG_WORDS = ("quiet", "rapid", "blue", "north", "bright", "iron", "paper", "solar")
@@ -53,6 +59,8 @@ class Event:
     org_placement: int = 0
     session_id: int = -1  # ms since the epoch at the session's start; -1 for none
     previous_id: str | None = None  # alias calls only
+    category: str | None = None  # page and screen calls only
+    owner_id: int | None = None  # the user the event is truly of (the truth of stitching)
 
 
 @dataclass(slots=True)
@@ -67,6 +75,7 @@ class User:
     last_org_id: int | None = None
     choice_day: int = -1
     chosen_org_id: int | None = None
+    legacy_until: int = 0  # screens before this carry the email as user id (old app build)
 
     @property
     def uses_mobile(self) -> bool:
@@ -98,10 +107,12 @@ class PlanChange:
 @dataclass(slots=True)
 class Pending:
     at: int
-    action: str  # join | upgrade
-    user: User | None  # the inviter or the clicker
+    action: str  # join | upgrade | alias
+    user: User | None  # the inviter, the clicker, or the user an alias links
     role: str = "member"
     plan_id: str = "team"
+    previous_id: str | None = None  # alias only
+    channel: str = "server"  # alias only
 
 
 @dataclass(slots=True)
@@ -121,6 +132,7 @@ class Org:
     first_upgraded_at: int | None = None
     early_activity: dict[str, int] = field(default_factory=dict)
     pending: list[Pending] = field(default_factory=list)
+    vcs_provider_in_production: bool = True  # false: only its group calls name it
 
     @property
     def domain(self) -> str:
@@ -142,6 +154,11 @@ class World:
         self.config = config
         self.sink = sink
         self.rng = random.Random(config.seed)
+        self.identity_rng = random.Random(f"{config.seed}:identity")
+        self.language_change: dict | None = None
+        self.identity_links = {"second_browser_users": 0, "legacy_id_users": 0, "kiosk_users": 0}
+        self._end_us = config.start_us + config.days * DAY_US
+        self.org_without_vcs_provider: Org | None = None
         self.orgs: list[Org] = []
         self.users: list[User] = []
         self.membership_count = 0
@@ -163,6 +180,10 @@ class World:
         self._anonymous_visitors(day_start)
         for org in self.orgs:
             self._org_day(org, day, day_start)
+        if day == self.config.days // 2:
+            self._kiosk(day_start)
+        if day == self.config.days - 1:
+            self._change_a_language(day_start)
 
     # --- organizations and people -------------------------------------------------------
 
@@ -181,6 +202,10 @@ class World:
             updated_at=created_at,
         )
         self.orgs.append(org)
+        if self.org_without_vcs_provider is None and org_id > 1:
+            # Production lost this org's VCS provider; its group calls still carry it.
+            org.vcs_provider_in_production = False
+            self.org_without_vcs_provider = org
         batch: list[Event] = []
         founder = self._sign_up(batch, created_at, org, role="admin", invited=False)
         at = created_at + 20 * SECOND_US
@@ -224,7 +249,8 @@ class World:
             self.pre_signup_page_views += len(visits)
             self.users_with_pre_signup_page_views += bool(visits)
             for visit_at in visits:
-                self._marketing_page(batch, visit_at, user.anonymous_id)
+                self._marketing_page(batch, visit_at, user.anonymous_id, user)
+            self._second_browser(batch, org, user, at)
         traits = {"email": user.email, "name": f"{first.title()} {last.title()}"}
         traits["created_at"] = iso_millis(at)
         self._call(batch, at + 200 * 1000, "identify", None, user, None, traits)
@@ -242,7 +268,12 @@ class World:
         org.memberships.append(membership)
         user.memberships.append(membership)
         if not user.is_billing:
-            traits = {"name": org.name, "primary_language": org.language, "plan": org.plan_id}
+            traits = {
+                "name": org.name,
+                "primary_language": org.language,
+                "vcs_provider": org.vcs_provider,
+                "plan": org.plan_id,
+            }
             self._call(batch, at + SECOND_US, "group", None, user, org, traits)
 
     def _anonymous_visitors(self, day_start: int) -> None:
@@ -270,6 +301,8 @@ class World:
         for pending in due:
             if pending.action == "join":
                 self._accept_invite(batch, org, pending)
+            elif pending.action == "alias":
+                self._late_alias(batch, pending)
             else:
                 self._upgrade(batch, org, pending)
         self._emit(batch)
@@ -338,7 +371,11 @@ class World:
             )
         page_name, path = rng.choice(WEB_PAGES)
         page = {"path": path, "title": page_name, "url": f"https://app.example.com{path}"}
-        self._call(batch, clock.tick(2, 30), "page", page_name, user, org, page, session_id)
+        page = {"name": page_name, "category": APP_CATEGORY, **page}
+        viewed = self._call(
+            batch, clock.tick(2, 30), "page", page_name, user, org, page, session_id
+        )
+        viewed.category = APP_CATEGORY
         age_days = (start - org.created_at) / DAY_US
         if org.projects == 0 or rng.random() < (0.25 if age_days < 7 else 0.04):
             org.projects += 1
@@ -371,7 +408,10 @@ class World:
                 batch, clock.tick(1, 20), "Dashboard Viewed", user, None, {}, "mobile", session_id
             )
         screen = rng.choice(MOBILE_SCREENS)
-        self._call(batch, clock.tick(2, 40), "screen", screen, user, org, {}, session_id, "mobile")
+        at = clock.tick(2, 40)
+        viewed = self._call(batch, at, "screen", screen, user, org, {}, session_id, "mobile")
+        viewed.category = APP_CATEGORY
+        self._legacy_user_id(org, user, viewed)
         if rng.random() < 0.4:
             self._builds(batch, org, user, clock, count=1)
         if _is_free(org):
@@ -544,6 +584,117 @@ class World:
             org.first_upgraded_at = at
         self.sink.plan_change(change, org)
 
+    # --- identity links and history ---------------------------------------------------------
+
+    def _second_browser(self, batch: list[Event], org: Org, user: User, signed_up_at: int) -> None:
+        """Some users read the docs from another browser before signing up; when they
+        confirm their email days later, the server links that browser with an alias."""
+        rng = self.identity_rng
+        if user.is_billing or rng.random() >= SECOND_BROWSER_SHARE:
+            return
+        if signed_up_at + 5 * DAY_US >= self._end_us:
+            return  # the alias would come after the data set ends
+        browser_id = random_uuid(rng)
+        at = signed_up_at - between(rng, 600, 5_400) * 1000 * 1000
+        for _ in range(between(rng, 1, 2)):
+            at += between(rng, 10, 300) * SECOND_US
+            self._marketing_page(batch, at, browser_id, user, rng)
+        self.identity_links["second_browser_users"] += 1
+        linked_at = signed_up_at + between(rng, 1, 4) * DAY_US + between(rng, 0, 600) * SECOND_US
+        org.pending.append(Pending(linked_at, "alias", user, previous_id=browser_id))
+
+    def _late_alias(self, batch: list[Event], pending: Pending) -> None:
+        assert pending.user is not None
+        channel = pending.channel
+        alias = self._call(
+            batch,
+            pending.at,
+            "alias",
+            None,
+            pending.user,
+            None,
+            {},
+            channel=channel,
+            rng=self.identity_rng,
+        )
+        alias.previous_id = pending.previous_id
+
+    def _legacy_user_id(self, org: Org, user: User, screen: Event) -> None:
+        """An old build of the mobile app sent the user's email as the user id; the build
+        that fixed it, days later, aliases the email to the real id."""
+        if user.legacy_until == 0:
+            rng = self.identity_rng
+            fixed_at = screen.at + between(rng, 1, 10) * DAY_US
+            if rng.random() < LEGACY_ID_SHARE and fixed_at + DAY_US < self._end_us:
+                user.legacy_until = fixed_at
+                self.identity_links["legacy_id_users"] += 1
+                org.pending.append(
+                    Pending(fixed_at, "alias", user, previous_id=user.email, channel="mobile")
+                )
+            else:
+                user.legacy_until = -1
+        if screen.at < user.legacy_until:
+            screen.user_id = user.email
+
+    def _kiosk(self, day_start: int) -> None:
+        """A demo kiosk at a meetup: visitors browse anonymously and several users log in on
+        the same browser, more than analytics__max_users_per_device, so it is never merged."""
+        rng = self.identity_rng
+        candidates = [user for user in self.users if not user.is_billing]
+        if len(candidates) < SHARED_DEVICE_USERS:
+            return
+        kiosk_id = random_uuid(rng)
+        self.identity_links["kiosk_users"] = SHARED_DEVICE_USERS
+        batch: list[Event] = []
+        at = day_start + 10 * HOUR_US
+        for user in rng.sample(candidates, SHARED_DEVICE_USERS):
+            at += between(rng, 60, 600) * SECOND_US
+            self._marketing_page(batch, at, kiosk_id, None, rng)
+            at += between(rng, 5, 60) * SECOND_US
+            identify = self._call(
+                batch, at, "identify", None, user, None, {"email": user.email}, rng=rng
+            )
+            identify.anonymous_id = kiosk_id
+            at += between(rng, 5, 60) * SECOND_US
+            page = {"name": "Projects", "category": APP_CATEGORY, "path": "/projects"}
+            viewed = self._call(batch, at, "page", "Projects", user, None, page, rng=rng)
+            viewed.anonymous_id, viewed.category = kiosk_id, APP_CATEGORY
+        self._emit(batch)
+
+    def _change_a_language(self, day_start: int) -> None:
+        """On the last day an early org changes its primary language: production's row
+        changes, so only a history kept by the warehouse knows the old value."""
+        rng = self.identity_rng
+        early = [
+            org
+            for org in self.orgs[: max(1, len(self.orgs) // 2)]
+            if org.first_upgraded_at is None and org is not self.org_without_vcs_provider
+        ]
+        if not early:
+            return
+        org = rng.choice(early)
+        old = org.language
+        org.language = rng.choice(sorted(set(catalog.LANGUAGES) - {old}))
+        changed_at = max(org.updated_at, day_start + self._working_time_from(rng)) + 1000
+        self.language_change = {
+            "org_id": org.key,
+            "from": old,
+            "to": org.language,
+            "changed_at": changed_at,
+            "updated_at_before": org.updated_at,
+        }
+        org.updated_at = changed_at
+        admin = next((m.user for m in org.memberships if not m.user.is_billing), None)
+        if admin is not None:
+            batch: list[Event] = []
+            traits = {"name": org.name, "primary_language": org.language}
+            self._call(batch, changed_at + SECOND_US, "group", None, admin, org, traits, rng=rng)
+            self._emit(batch)
+
+    @staticmethod
+    def _working_time_from(rng: random.Random) -> int:
+        return 7 * HOUR_US + rng.randrange(14 * 3_600_000) * 1000
+
     # --- messages ---------------------------------------------------------------------------
 
     def _track(
@@ -572,6 +723,7 @@ class World:
             message_id=self._uuid(),
             org_placement=placement,
             session_id=session,
+            owner_id=user.id,
         )
         batch.append(event)
         return event
@@ -587,6 +739,7 @@ class World:
         properties: dict,
         session: int = -1,
         channel: str = "browser",
+        rng: random.Random | None = None,
     ) -> Event:
         """identify, page, group, screen and alias calls (no track)."""
         event = Event(
@@ -598,19 +751,31 @@ class World:
             org_id=org.key if org else None,
             properties=properties,
             channel=channel,
-            message_id=self._uuid(),
+            message_id=self._uuid(rng),
             org_placement=IN_CONTEXT if org else 0,
             session_id=session,
+            owner_id=user.id,
         )
         batch.append(event)
         return event
 
-    def _marketing_page(self, batch: list[Event], at: int, anonymous_id: str) -> None:
-        name, path = self.rng.choice(MARKETING_PAGES)
-        properties = {"path": path, "title": name, "url": f"https://www.example.com{path}"}
-        batch.append(
-            Event(at, "page", name, None, anonymous_id, None, properties, "browser", self._uuid())
+    def _marketing_page(
+        self,
+        batch: list[Event],
+        at: int,
+        anonymous_id: str,
+        owner: User | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        name, path = (rng or self.rng).choice(MARKETING_PAGES)
+        properties = {"name": name, "category": MARKETING_CATEGORY, "path": path, "title": name}
+        properties["url"] = f"https://www.example.com{path}"
+        event = Event(
+            at, "page", name, None, anonymous_id, None, properties, "browser", self._uuid(rng)
         )
+        event.category = MARKETING_CATEGORY
+        event.owner_id = owner.id if owner else None
+        batch.append(event)
 
     def _placement(self, channel: str) -> int:
         draw = self.rng.random()
@@ -637,8 +802,8 @@ class World:
             batch.sort(key=lambda event: event.at)
             self.sink.events(batch)
 
-    def _uuid(self) -> str:
-        return random_uuid(self.rng)
+    def _uuid(self, rng: random.Random | None = None) -> str:
+        return random_uuid(rng or self.rng)
 
     def _working_time(self) -> int:
         """A time of day between 07:00 and 21:00, in whole milliseconds."""

@@ -10,12 +10,67 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from pipelines.generate import catalog
+from pipelines.generate.amplitude_export import forwarded_view_name
 from pipelines.generate.config import GeneratorConfig
-from pipelines.generate.funnels import FunnelRecorder
+from pipelines.generate.funnels import SETTLE_DELAY, FunnelRecorder
 from pipelines.generate.simulation import Event, Org, PlanChange, World
-from pipelines.generate.timestamps import day_number, day_text, iso_millis
+from pipelines.generate.timestamps import (
+    DAY_US,
+    MINUTE_US,
+    amplitude_time,
+    day_number,
+    day_text,
+    iso_millis,
+)
 
 SIGNUP = "User Signed Up"
+VIEW_EVENTS = {"page": "Page Viewed", "screen": "Screen Viewed"}
+SESSION_INACTIVITY = 30 * MINUTE_US  # dbt's default analytics__session_inactivity_minutes
+
+
+class SessionCounter:
+    """Sessions as fct_sessions makes them: an event with an Amplitude `session_id` belongs
+    to that session of its device; every other tracked event to a session of its true user
+    (or of its device while anonymous) that ends after 30 minutes without an event.
+
+    Amplitude sessions are counted per day of their start, gap sessions once their events
+    can no longer be joined by a later one (two days on), so memory holds only open days."""
+
+    def __init__(self) -> None:
+        self.amplitude = 0
+        self.segment = 0
+        self._amplitude_by_day: defaultdict[int, set[tuple[str | None, int]]] = defaultdict(set)
+        self._pending: defaultdict[int | str, list[int]] = defaultdict(list)
+        self._last: dict[int | str, int] = {}
+
+    def add(self, event: Event, has_amplitude_copy: bool) -> None:
+        if has_amplitude_copy and event.session_id != -1:
+            day = event.session_id * 1000 // DAY_US
+            self._amplitude_by_day[day].add((event.anonymous_id, event.session_id))
+        else:
+            owner = event.owner_id if event.owner_id is not None else f"~{event.anonymous_id}"
+            self._pending[owner].append(event.at)
+
+    def end_day(self, day_end: int) -> None:
+        settled_before = day_end - SETTLE_DELAY
+        for day in [day for day in self._amplitude_by_day if day * DAY_US < settled_before]:
+            self.amplitude += len(self._amplitude_by_day.pop(day))
+        for owner in list(self._pending):
+            times = sorted(self._pending[owner])
+            due = [at for at in times if at < settled_before]
+            if not due:
+                continue
+            last = self._last.get(owner)
+            for at in due:
+                if last is None or at - last > SESSION_INACTIVITY:
+                    self.segment += 1
+                last = at
+            self._last[owner] = last  # type: ignore[assignment]
+            rest = times[len(due) :]
+            if rest:
+                self._pending[owner] = rest
+            else:
+                del self._pending[owner]
 
 
 class Truth:
@@ -40,6 +95,9 @@ class Truth:
             lambda: defaultdict(set)
         )
         self.funnels = [FunnelRecorder(funnel) for funnel in catalog.DEFAULT_FUNNELS]
+        self.events_by_user: Counter[int] = Counter()
+        self.anonymous_events = 0
+        self.sessions = SessionCounter()
 
     def record_segment_message(self, event: Event) -> None:
         self.segment_messages[event.kind] += 1
@@ -57,7 +115,24 @@ class Truth:
             self.signups["segment"][day] += in_segment
             self.signups["amplitude"][day] += in_amplitude
             self.signups["any"][day] += in_segment or in_amplitude
-        self._funnel_event(event.at, name, event.user_id, event.org_id)
+        self._stitched(event, in_amplitude)
+        self._funnel_event(event.at, name, event.owner_id, event.org_id)
+
+    def record_view(self, event: Event) -> None:
+        """A page or screen call, in Segment and forwarded to Amplitude."""
+        name = VIEW_EVENTS[event.kind]
+        for source in ("all", "segment", "amplitude"):
+            self.events[source][name] += 1
+        self.source_names["segment"][name] += 1
+        self.source_names["amplitude"][forwarded_view_name(event)] += 1
+        self._stitched(event, has_amplitude_copy=True)
+
+    def _stitched(self, event: Event, has_amplitude_copy: bool) -> None:
+        if event.owner_id is None:
+            self.anonymous_events += 1
+        else:
+            self.events_by_user[event.owner_id] += 1
+        self.sessions.add(event, has_amplitude_copy)
 
     def record_signup(self, at: int) -> None:
         self.expected_signups[day_number(at)] += 1
@@ -70,6 +145,7 @@ class Truth:
         if name is not None:
             self.events["all"][name] += 1
             self.events["production"][name] += 1
+            self.events_by_user[change.changed_by_user_id] += 1
             self._funnel_event(change.changed_at, name, change.changed_by_user_id, org.id)
         if change.change_type == "upgrade":
             month = iso_millis(change.changed_at)[:7]
@@ -88,9 +164,11 @@ class Truth:
     def end_day(self, day_end: int) -> None:
         for recorder in self.funnels:
             recorder.end_day(day_end)
+        self.sessions.end_day(day_end)
 
     def manifest(self, world: World, input_lines: dict[str, dict[str, int]]) -> dict:
         config = self.config
+        self.sessions.end_day(1 << 62)
         return {
             "seed": config.seed,
             "orgs": config.orgs,
@@ -112,7 +190,14 @@ class Truth:
             "identity": {
                 "users_with_pre_signup_page_views": world.users_with_pre_signup_page_views,
                 "pre_signup_page_views": world.pre_signup_page_views,
+                "stitched_events_by_user": {
+                    str(user): events for user, events in sorted(self.events_by_user.items())
+                },
+                "anonymous_events": self.anonymous_events,
+                **world.identity_links,
             },
+            "sessions": {"amplitude": self.sessions.amplitude, "segment": self.sessions.segment},
+            "history": _history(world),
             "plan_changes_by_type": {
                 change_type: self.plan_changes[change_type] for change_type in catalog.CHANGE_TYPES
             },
@@ -126,6 +211,7 @@ class Truth:
                 }
                 for recorder in self.funnels
             },
+            "org_upgrade_entities_by_language_at_entry": _languages_at_creation(world),
             "upgrades_by_month_and_language": {
                 month: {language: len(orgs) for language, orgs in sorted(languages.items())}
                 for month, languages in sorted(self.upgraded_orgs.items())
@@ -156,6 +242,35 @@ class Truth:
             for day in days
             for source in ("segment", "amplitude", "any")
         ]
+
+
+def _history(world: World) -> dict:
+    """The planted change of an org's language (production keeps only the new value) and
+    the org whose VCS provider only its group calls know."""
+    change = world.language_change
+    missing = world.org_without_vcs_provider
+    return {
+        "language_change": None
+        if change is None
+        else {
+            **change,
+            "changed_at": amplitude_time(change["changed_at"]) + "+00",
+            "updated_at_before": amplitude_time(change["updated_at_before"]) + "+00",
+        },
+        "vcs_provider_from_group_traits": {}
+        if missing is None
+        else {missing.key: missing.vcs_provider},
+    }
+
+
+def _languages_at_creation(world: World) -> dict[str, int]:
+    """Every org enters the org_upgrade funnel when it is created, with the language it had."""
+    languages = Counter(org.language for org in world.orgs)
+    change = world.language_change
+    if change is not None:
+        languages[change["to"]] -= 1
+        languages[change["from"]] += 1
+    return dict(sorted((language, n) for language, n in languages.items() if n))
 
 
 def _leading_indicators(world: World) -> dict:

@@ -7,14 +7,15 @@ Events land in `raw_amplitude.events`, deduplicated on `$insert_id`.
 The API client (https://amplitude.com/docs/apis/analytics/export) authenticates with
 AMPLITUDE_API_KEY / AMPLITUDE_SECRET_KEY, asks for `start`/`end` hours (YYYYMMDDTHH, UTC,
 by upload time) in chunks, streams each zip to disk, splits a range Amplitude finds too
-large (400), treats 404 as hours without data and retries 5xx and timeouts with backoff.
+large (400), treats Amplitude's 404 "Raw data files were not found." as hours without data
+(any other 404, or a week or more without data in any hour, stops the load) and retries
+5xx and timeouts with backoff.
 Its state is the last complete hour: Amplitude makes an hour exportable two hours after
 it ends, so younger hours are loaded but fetched again on the next run.
 """
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import os
 import tempfile
@@ -24,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import dlt
 import pyarrow as pa
@@ -34,8 +35,10 @@ import requests
 from pipelines import warehouse
 from pipelines.errors import UserError
 from pipelines.loading import (
+    RECEIPT_ORDER,
     Columns,
     EncodedColumn,
+    GunzipStream,
     JsonLinesFormat,
     LoadReport,
     ReadCounter,
@@ -43,10 +46,13 @@ from pipelines.loading import (
     TableHints,
     json_lines_items,
     json_text,
+    receipt_order,
+    receipt_orders,
     run_counted,
     snake_case,
     timestamp_column,
 )
+from pipelines.masking import mask_urls
 
 SOURCE = "amplitude"
 RAW_SCHEMA = "raw_amplitude"
@@ -59,6 +65,10 @@ EXPORT_DELAY = timedelta(hours=2)
 MAX_ATTEMPTS = 5
 REQUEST_TIMEOUT_SECONDS = 300
 DOWNLOAD_CHUNK_BYTES = 1 << 20
+# Amplitude's answer for hours without data: 404 with this text. Any other 404 (a wrong
+# AMPLITUDE_API_URL) is an error, and so is a range this long with no data in any hour.
+NO_DATA_ANSWER = "Raw data files were not found"
+LONG_EMPTY_RANGE_HOURS = 7 * 24
 
 TIMESTAMP_COLUMNS = {
     "event_time",
@@ -85,19 +95,26 @@ EVENT_HINTS = TableHints(
         "session_id": "bigint",
         **{column: "json" for column in sorted(JSON_COLUMNS)},
         "_source_file": "text",
+        RECEIPT_ORDER: "text",
     },
 )
 TEXT_ID_COLUMNS = {"user_id", "device_id", "uuid", "insert_id"}
 _column_names: dict[str, str] = {}
 
 
-def event_row(event: Any, source_file: str) -> dict[str, Any]:
-    """The `events` row of one exported event; a malformed event raises ValueError."""
+def event_row(event: Any, order: str, source_file: str) -> dict[str, Any]:
+    """The `events` row of one exported event (`order`: its file and line, see
+    `receipt_order`); a malformed event raises ValueError.
+
+    `insert_id` is `$insert_id`, or `uuid` when `$insert_id` is null, empty or absent (it is
+    optional): the merge key, and the event id dbt's staging takes."""
     if not isinstance(event, dict):
         raise ValueError("not a JSON object")
-    insert_id = event.get("$insert_id")
+    insert_id = event.get("$insert_id") or event.get("uuid")
+    if isinstance(insert_id, int) and not isinstance(insert_id, bool):
+        insert_id = str(insert_id)
     if not isinstance(insert_id, str) or not insert_id:
-        raise ValueError("missing $insert_id")
+        raise ValueError("neither $insert_id nor uuid")
     row: dict[str, Any] = {}
     for field, value in event.items():
         column = _column_names.get(field)
@@ -112,7 +129,9 @@ def event_row(event: Any, source_file: str) -> dict[str, Any]:
         elif column in TEXT_ID_COLUMNS and not isinstance(value, str):
             value = str(value)
         row[column] = value
+    row["insert_id"] = insert_id
     row["_source_file"] = source_file
+    row[RECEIPT_ORDER] = receipt_order(row.get("server_upload_time"), order)
     return row
 
 
@@ -134,7 +153,9 @@ def is_plain(event: Any) -> bool:
     return insert_id.__class__ is str and bool(insert_id)
 
 
-def plain_columns(events: list[dict], source_file: str) -> Iterator[tuple[str, dict, TableHints]]:
+def plain_columns(
+    events: list[dict], orders: list[str], source_file: str
+) -> Iterator[tuple[str, dict, TableHints]]:
     """The `events` columns of events `is_plain` accepted: the rows `event_row` gives one
     by one. Raises an Arrow error when a field's values do not fit a column (values of
     different types, a JSON field holding no object, a text id given as a decimal)."""
@@ -151,6 +172,10 @@ def plain_columns(events: list[dict], source_file: str) -> Iterator[tuple[str, d
         else:
             columns[column] = _scalar_or_json(values, text=column in TEXT_ID_COLUMNS)
     columns["_source_file"] = pa.array([source_file] * len(events), pa.string())
+    uploaded = columns.get("server_upload_time")
+    if not isinstance(uploaded, EncodedColumn):
+        uploaded = timestamp_column([None] * len(events))
+    columns[RECEIPT_ORDER] = receipt_orders(uploaded, orders)
     yield "events", columns, EVENT_HINTS
 
 
@@ -186,8 +211,8 @@ def _column_name(field: str) -> str:
     return column
 
 
-def _event_rows(event: Any, source_file: str) -> Iterator[tuple[str, dict, TableHints]]:
-    yield "events", event_row(event, source_file), EVENT_HINTS
+def _event_rows(event: Any, order: str, source_file: str) -> Iterator[tuple[str, dict, TableHints]]:
+    yield "events", event_row(event, order, source_file), EVENT_HINTS
 
 
 LINE_FORMAT = JsonLinesFormat(SOURCE, is_plain, plain_columns, _event_rows)
@@ -202,18 +227,18 @@ def export_files(path: Path) -> list[Path]:
     return sorted(file for file in path.rglob("*") if file.name.endswith((".zip", ".json.gz")))
 
 
-def _event_streams(file: Path, name: str | None = None) -> Iterator[tuple[str, IO[bytes]]]:
+def _event_streams(file: Path, name: str | None = None) -> Iterator[tuple[str, GunzipStream]]:
     """(source file name, gunzipped stream) for each `.json.gz` of a zip or the file itself."""
     label = name or str(file)
     if zipfile.is_zipfile(file):
         with zipfile.ZipFile(file) as archive:
             for member in sorted(archive.namelist()):
                 if member.endswith(".json.gz"):
-                    with archive.open(member) as raw, gzip.open(raw, "rb") as stream:
-                        yield f"{label}/{member}", stream
+                    with archive.open(member) as raw:
+                        yield f"{label}/{member}", GunzipStream(raw)
     else:
-        with gzip.open(file, "rb") as stream:
-            yield label, stream
+        with file.open("rb") as raw:
+            yield label, GunzipStream(raw)
 
 
 def _events_of(
@@ -297,6 +322,14 @@ class ExportClient:
         self.base_url = base_url
         self.backoff_seconds = backoff_seconds
 
+    def _check_no_data_answer(self, response: requests.Response, hours: HourRange) -> None:
+        """A 404 must be Amplitude's "no data" answer; any other is a wrong URL."""
+        if NO_DATA_ANSWER not in response.text[:4096]:
+            raise UserError(
+                f"the Amplitude Export API at {mask_urls(self.base_url)} answered 404 for "
+                f"{hours} without Amplitude's {NO_DATA_ANSWER!r}: check AMPLITUDE_API_URL"
+            )
+
     @classmethod
     def from_environment(cls) -> ExportClient:
         api_key, secret_key = (
@@ -335,6 +368,8 @@ class ExportClient:
                             f"Amplitude refused the credentials (HTTP {response.status_code}): "
                             "check AMPLITUDE_API_KEY and AMPLITUDE_SECRET_KEY"
                         )
+                    if response.status_code == 404:
+                        self._check_no_data_answer(response, hours)
                     if response.status_code in (400, 404):
                         return response.status_code
                     if response.status_code == 200:
@@ -393,15 +428,21 @@ def api_events(
     requested = _requested_hours(start, end, state.get("last_complete_hour"), complete)
     if requested is None:
         return
-    batches = TableBatches(known_kinds, RAW_SCHEMA)
+    batches, found_data = TableBatches(known_kinds, RAW_SCHEMA), False
     with tempfile.TemporaryDirectory(prefix="amplitude-export-") as folder:
         for chunk in requested.chunks(chunk_hours):
             for _, archive in client.download(chunk, Path(folder)):
+                found_data = True
                 yield from _events_of(iter([(archive, archive.name)]), batches, counter)
                 archive.unlink()
             done = min(chunk.last, complete)
             if done >= chunk.first and done > _stored_hour(state.get("last_complete_hour")):
                 state["last_complete_hour"] = format_hour(done)
+    if not found_data and requested.hours >= LONG_EMPTY_RANGE_HOURS:
+        raise UserError(
+            f"Amplitude answered no data for every one of the {requested.hours} hours "
+            f"{requested}: check AMPLITUDE_API_URL and that the keys are the project's"
+        )
 
 
 def _requested_hours(

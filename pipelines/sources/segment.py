@@ -9,7 +9,7 @@ Incremental by file: a file already loaded (same URL, same size) is not read aga
 
 from __future__ import annotations
 
-import gzip
+import functools
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +22,9 @@ from dlt.sources.filesystem import filesystem
 from pipelines import warehouse
 from pipelines.errors import UserError
 from pipelines.loading import (
+    RECEIPT_ORDER,
     Columns,
+    GunzipStream,
     JsonLinesFormat,
     LoadReport,
     ReadCounter,
@@ -31,6 +33,8 @@ from pipelines.loading import (
     json_lines_items,
     json_text,
     object_columns,
+    receipt_order,
+    receipt_orders,
     run_counted,
     snake_case,
     timestamp_column,
@@ -62,18 +66,33 @@ COMMON_KINDS = {
     "timestamp": "timestamp",
     "original_timestamp": "timestamp",
     "_source_file": "text",
+    RECEIPT_ORDER: "text",
 }
 TRACK_KINDS = {**COMMON_KINDS, "event": "text", "event_text": "text"}
+VIEW_KINDS = {**COMMON_KINDS, "name": "text", "category": "text"}
 HINTS_BY_TABLE = {
     "tracks": TableHints("id", {**TRACK_KINDS, "properties": "json"}),
     "identifies": TableHints("id", {**COMMON_KINDS, "traits": "json"}),
-    "users": TableHints("id", {"id": "text", "received_at": "timestamp"}, "received_at"),
-    "pages": TableHints("id", {**COMMON_KINDS, "name": "text", "properties": "json"}),
-    "screens": TableHints("id", {**COMMON_KINDS, "name": "text", "properties": "json"}),
+    "users": TableHints(
+        "id", {"id": "text", "received_at": "timestamp", RECEIPT_ORDER: "text"}, latest_wins=True
+    ),
+    "pages": TableHints("id", {**VIEW_KINDS, "properties": "json"}),
+    "screens": TableHints("id", {**VIEW_KINDS, "properties": "json"}),
     "groups": TableHints("id", {**COMMON_KINDS, "group_id": "text", "traits": "json"}),
     "aliases": TableHints("id", {**COMMON_KINDS, "previous_id": "text"}),
 }
 EVENT_TABLE_HINTS = TableHints("id", TRACK_KINDS)
+# The whole listing in one page, so the files are read in the order of their URLs (the
+# `_receipt_order` of two copies received at the same instant follows file, then line).
+ONE_PAGE = 10**9
+
+
+@functools.lru_cache(maxsize=65_536)
+def event_table(event_text: str) -> str:
+    """The table of a track's event name (`snake_case`: `Build Started` -> `build_started`,
+    a name in another script -> `event_` and 8 hex digits of its SHA-256); "" when the
+    name is blank."""
+    return snake_case(event_text, "event")
 
 
 def export_url(path: str | Path) -> str:
@@ -94,7 +113,7 @@ def segment_export(
     counter: Any = None,
 ):
     """Every message of the export not loaded yet, one table per message type and event."""
-    files = filesystem(bucket_url=str(bucket_url), file_glob="**/*.gz")
+    files = filesystem(bucket_url=str(bucket_url), file_glob="**/*.gz", files_per_page=ONE_PAGE)
     return files | segment_messages(known_kinds or {}, counter or ReadCounter())
 
 
@@ -104,26 +123,29 @@ def segment_messages(
 ) -> Iterator[Any]:
     loaded_files: dict[str, int] = dlt.current.resource_state().setdefault("loaded_files", {})
     batches = TableBatches(known_kinds, RAW_SCHEMA)
-    for file in files:
+    for file in sorted(files, key=lambda file: file["file_url"]):
         url, size = file["file_url"], file["size_in_bytes"]
         if loaded_files.get(url) == size:
             continue
-        with file.open(mode="rb", compression="disable") as raw, gzip.open(raw, "rb") as stream:
-            yield from json_lines_items(LINE_FORMAT, stream, url, batches, counter)
+        with file.open(mode="rb", compression="disable") as raw:
+            yield from json_lines_items(LINE_FORMAT, GunzipStream(raw), url, batches, counter)
         loaded_files[url] = size
         counter.file_done()
     yield from batches.flush_all()
 
 
-def message_rows(message: Any, source_file: str) -> Iterator[tuple[str, dict, TableHints]]:
-    """The rows one Segment message lands as; a malformed message raises ValueError."""
+def message_rows(
+    message: Any, order: str, source_file: str
+) -> Iterator[tuple[str, dict, TableHints]]:
+    """The rows one Segment message lands as (`order`: its file and line, see
+    `receipt_order`); a malformed message raises ValueError."""
     if not isinstance(message, dict):
         raise ValueError("not a JSON object")
     message_type = message.get("type")
     table = TABLE_BY_TYPE.get(message_type)  # type: ignore[arg-type]
     if table is None:
         raise ValueError(f"unknown message type {message_type!r}")
-    common = _common_columns(message, source_file)
+    common = _common_columns(message, order, source_file)
     if message_type == "track":
         yield from _track_rows(message, common)
         return
@@ -132,7 +154,11 @@ def message_rows(message: Any, source_file: str) -> Iterator[tuple[str, dict, Ta
         return
     row = dict(common)
     if message_type in ("page", "screen"):
-        row.update(name=message.get("name"), properties=_object(message, "properties"))
+        row.update(
+            name=message.get("name"),
+            category=message.get("category"),
+            properties=_object(message, "properties"),
+        )
     elif message_type == "group":
         row.update(group_id=_text(message.get("groupId")), traits=_object(message, "traits"))
     else:
@@ -140,7 +166,7 @@ def message_rows(message: Any, source_file: str) -> Iterator[tuple[str, dict, Ta
     yield table, row, HINTS_BY_TABLE[table]
 
 
-def _common_columns(message: dict, source_file: str) -> dict[str, Any]:
+def _common_columns(message: dict, order: str, source_file: str) -> dict[str, Any]:
     message_id = message.get("messageId")
     if not isinstance(message_id, str) or not message_id:
         raise ValueError("missing messageId")
@@ -154,15 +180,16 @@ def _common_columns(message: dict, source_file: str) -> dict[str, Any]:
     if isinstance(context, dict):
         row.update(flatten(context, "context"))
     row["_source_file"] = source_file
+    row[RECEIPT_ORDER] = receipt_order(row["received_at"], order)
     return row
 
 
 def _track_rows(message: dict, common: dict) -> Iterator[tuple[str, dict, TableHints]]:
     event_text = message.get("event")
-    if not isinstance(event_text, str) or not snake_case(event_text):
+    if not isinstance(event_text, str) or not event_table(event_text):
         raise ValueError("track without an event name")
     properties = _object(message, "properties")
-    event = snake_case(event_text)
+    event = event_table(event_text)
     track = {**common, "event": event, "event_text": event_text}
     yield "tracks", {**track, "properties": properties}, HINTS_BY_TABLE["tracks"]
     yield event, {**flatten(properties, ""), **track}, EVENT_TABLE_HINTS
@@ -173,7 +200,12 @@ def _identify_rows(message: dict, common: dict) -> Iterator[tuple[str, dict, Tab
     trait_columns = flatten(traits, "")
     yield "identifies", {**trait_columns, **common, "traits": traits}, HINTS_BY_TABLE["identifies"]
     if common["user_id"] is not None:
-        user = {**trait_columns, "id": common["user_id"], "received_at": common["received_at"]}
+        user = {
+            **trait_columns,
+            "id": common["user_id"],
+            "received_at": common["received_at"],
+            RECEIPT_ORDER: common[RECEIPT_ORDER],
+        }
         yield "users", user, HINTS_BY_TABLE["users"]
 
 
@@ -236,11 +268,15 @@ def is_plain(message: Any) -> bool:
         event = message.get("event")
         return (
             event.__class__ is str
-            and bool(snake_case(event))
+            and bool(event_table(event))
             and _is_object(message.get("properties"))
         )
     if message_type in ("page", "screen"):
-        return _is_text(message.get("name")) and _is_object(message.get("properties"))
+        return (
+            _is_text(message.get("name"))
+            and _is_text(message.get("category"))
+            and _is_object(message.get("properties"))
+        )
     if message_type == "identify":
         return _is_object(message.get("traits"))
     if message_type == "group":
@@ -256,10 +292,14 @@ def _is_object(value: Any) -> bool:
     return value is None or value.__class__ is dict
 
 
-def plain_columns(messages: list[dict], source_file: str) -> Iterator[tuple[str, dict, TableHints]]:
+def plain_columns(
+    messages: list[dict], orders: list[str], source_file: str
+) -> Iterator[tuple[str, dict, TableHints]]:
     """The columns, per table, of messages `is_plain` accepted: the same rows as
     `message_rows` gives one by one. Sorted by table first, each table's rows are a slice."""
-    messages = sorted(messages, key=_table_and_event)
+    ordered = sorted(zip(messages, orders, strict=True), key=lambda pair: _table_and_event(pair[0]))
+    messages, orders = [pair[0] for pair in ordered], [pair[1] for pair in ordered]
+    received = timestamp_column([message.get("receivedAt") for message in messages])
     common = {
         "id": pa.array([message["messageId"] for message in messages], pa.string()),
         "anonymous_id": _text_column(messages, "anonymousId"),
@@ -267,9 +307,12 @@ def plain_columns(messages: list[dict], source_file: str) -> Iterator[tuple[str,
         **{
             column: timestamp_column([message.get(field) for message in messages])
             for field, column in TIMESTAMP_FIELDS.items()
+            if field != "receivedAt"
         },
+        "received_at": received,
         **object_columns([message.get("context") for message in messages], "context"),
         "_source_file": pa.array([source_file] * len(messages), pa.string()),
+        RECEIPT_ORDER: receipt_orders(received, orders),
     }
     for message_type, start, stop in _runs([message["type"] for message in messages]):
         typed = messages[start:stop]
@@ -284,7 +327,7 @@ def plain_columns(messages: list[dict], source_file: str) -> Iterator[tuple[str,
 
 def _track_columns(tracks: list[dict], common: Columns) -> Iterator:
     texts = [message["event"] for message in tracks]
-    events = [snake_case(text) for text in texts]
+    events = [event_table(text) for text in texts]
     track = {
         **common,
         "event": pa.array(events, pa.string()),
@@ -299,7 +342,7 @@ def _track_columns(tracks: list[dict], common: Columns) -> Iterator:
 
 
 def _table_and_event(message: dict) -> tuple[str, str]:
-    return message["type"], snake_case(message.get("event") or "")
+    return message["type"], event_table(message.get("event") or "")
 
 
 def _runs(keys: list[str]) -> Iterator[tuple[str, int, int]]:
@@ -321,7 +364,12 @@ def _identify_columns(identifies: list[dict], common: Columns) -> Iterator:
     )
     with_user = [position for position, message in enumerate(identifies) if message.get("userId")]
     if with_user:
-        user = {**trait_columns, "id": common["user_id"], "received_at": common["received_at"]}
+        user = {
+            **trait_columns,
+            "id": common["user_id"],
+            "received_at": common["received_at"],
+            RECEIPT_ORDER: common[RECEIPT_ORDER],
+        }
         yield (
             "users",
             {name: values.take(with_user) for name, values in user.items()},
@@ -334,6 +382,7 @@ def _other_columns(message_type: str, messages: list[dict], common: dict) -> tup
     columns = dict(common)
     if message_type in ("page", "screen"):
         columns["name"] = pa.array([message.get("name") for message in messages], pa.string())
+        columns["category"] = pa.array([m.get("category") for m in messages], pa.string())
         columns["properties"] = json_text([message.get("properties") or {} for message in messages])
     elif message_type == "group":
         columns["group_id"] = _text_column(messages, "groupId")

@@ -29,7 +29,7 @@ def fresh_database() -> Iterator[warehouse.Connection]:
         yield target
     finally:
         warehouse.drop_database(target)
-        for pipeline_dir in loading.PIPELINES_DIR.glob(f"*{target.database}"):
+        for pipeline_dir in loading.PIPELINES_DIR.glob(f"*_{target.database}_*"):
             shutil.rmtree(pipeline_dir)
 
 

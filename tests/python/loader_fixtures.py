@@ -134,10 +134,15 @@ def amplitude_zip(events_by_hour: dict[datetime, list[Any]], project_id: str = "
     return buffer.getvalue()
 
 
+NO_DATA_BODY = b"Raw data files were not found."
+EXPORT_PATH = "/api/2/export"
+
+
 class AmplitudeExportServer:
     """A local HTTP server answering like the Export API: basic auth (401 otherwise),
-    404 for a range without data, 400 for a range longer than `max_hours`, and
-    `failures` (status codes) answered first, one per request."""
+    404 with Amplitude's "Raw data files were not found." for a range without data, 400
+    for a range longer than `max_hours`, and `failures` (status codes) answered first, one
+    per request. Any other path answers 404 with an HTML page, like a wrong URL would."""
 
     def __init__(
         self,
@@ -156,7 +161,7 @@ class AmplitudeExportServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/api/2/export"
+        return f"http://127.0.0.1:{self.server.server_address[1]}{EXPORT_PATH}"
 
     def __enter__(self) -> AmplitudeExportServer:
         self.thread.start()
@@ -177,7 +182,7 @@ class AmplitudeExportServer:
             return 400, b"Raw data files were too large to export."
         chosen = {h: e for h, e in self.events_by_hour.items() if first <= h <= last}
         if not chosen:
-            return 404, b"No data available for the time range."
+            return 404, NO_DATA_BODY
         return 200, amplitude_zip(chosen)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -185,9 +190,13 @@ class AmplitudeExportServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                parameters = parse_qs(urlsplit(self.path).query)
+                url = urlsplit(self.path)
+                parameters = parse_qs(url.query)
                 start, end = parameters["start"][0], parameters["end"][0]
-                status, body = owner.answer(self.headers.get("Authorization"), start, end)
+                if url.path == EXPORT_PATH:
+                    status, body = owner.answer(self.headers.get("Authorization"), start, end)
+                else:
+                    status, body = 404, b"<html><body>404 Not Found</body></html>"
                 owner.requests.append((start, end, status))
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(body)))

@@ -317,7 +317,11 @@ def test_a_fresh_warehouse_builds_with_every_raw_table_created_empty(test_wareho
         "raw_production.plans",
         "raw_production.subscription_changes",
         "raw_production.users",
+        "raw_segment.aliases",
+        "raw_segment.groups",
         "raw_segment.identifies",
+        "raw_segment.pages",
+        "raw_segment.screens",
         "raw_segment.tracks",
     ]
 

@@ -19,16 +19,15 @@ from pathlib import Path
 
 import chdb
 import pytest
-from psycopg2.extras import execute_values
 
 from pipelines.transform import dbt
 from pipelines.warehouse import Connection
+from tests.python.funnel_events import UPSTREAM_MODELS, write_stitched_events
 
 pytestmark = pytest.mark.integration
 
 FUNNEL_MODELS = (
-    "stg_production__memberships int_events_attributed_to_orgs "
-    "int_funnel_events_matched_to_steps int_funnel_steps_reached "
+    f"{UPSTREAM_MODELS} int_funnel_events_matched_to_steps int_funnel_steps_reached "
     "fct_funnel_progress fct_funnel_steps rpt_funnel_conversion"
 )
 FUNNELS = [
@@ -98,38 +97,6 @@ def random_events(seed: int, users: int, orgs: int) -> list[dict]:
                 }
             )
     return events
-
-
-def write_stitched_events(target: Connection, events: list[dict]) -> None:
-    with target.cursor() as cursor:
-        cursor.execute("create schema if not exists intermediate")
-        cursor.execute(
-            """
-            create table intermediate.int_events_stitched_to_users (
-                event_id text not null, event_name text, source_event_name text, source text,
-                occurred_at timestamptz, user_id text, anonymous_id text, org_id text,
-                properties jsonb
-            )
-            """
-        )
-        execute_values(
-            cursor,
-            "insert into intermediate.int_events_stitched_to_users values %s",
-            [
-                (
-                    event["event_id"],
-                    event["event_name"],
-                    event["event_name"],
-                    "segment",
-                    event["occurred_at"],
-                    event["user_id"],
-                    None,
-                    event["org_id"],
-                    "{}",
-                )
-                for event in events
-            ],
-        )
 
 
 def clickhouse_furthest_steps(events: list[dict], funnel: dict, work_dir: Path) -> dict:

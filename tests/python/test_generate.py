@@ -9,7 +9,7 @@ import json
 import re
 import tempfile
 import zipfile
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -196,41 +196,78 @@ def test_amplitude_rows_have_the_export_fields_and_sit_in_their_upload_hour(flaw
         assert {"group_properties"} <= set(row)
 
 
+def forwarded_name(message: dict) -> str:
+    """The event type Segment's Amplitude destination gives a message ("Track Named Pages")."""
+    if message["type"] == "track":
+        return message["event"]
+    if message["type"] == "screen":
+        return f"Viewed {message['name']} Screen"
+    return f"Viewed {message['category']} {message['name']} Page"
+
+
 def test_forwarded_events_keep_the_segment_message_id_and_the_mobile_app_adds_its_own(flawed):
-    segment_tracks = {m["messageId"]: m for _, m in flawed.segment if m["type"] == "track"}
+    forwardable = {
+        m["messageId"]: m for _, m in flawed.segment if m["type"] in ("track", "page", "screen")
+    }
     rows = unique_by((row for _, _, row in flawed.amplitude), lambda row: row["$insert_id"])
     forwarded = {insert_id for insert_id, row in rows.items() if row["library"] == "segment"}
-    mobile_only = {insert_id for insert_id, row in rows.items() if row["platform"] == "iOS"}
+    mobile_only = set(rows) - forwarded
 
-    assert forwarded <= set(segment_tracks)
-    assert mobile_only and not mobile_only & set(segment_tracks)
+    assert forwarded <= set(forwardable)
+    assert {m["type"] for i, m in forwardable.items() if i in forwarded} == {
+        "track",
+        "page",
+        "screen",
+    }
+    assert mobile_only and all(rows[i]["platform"] == "iOS" for i in mobile_only)
+    assert not mobile_only & set(forwardable)
     for insert_id in forwarded:
-        assert rows[insert_id]["event_type"] == segment_tracks[insert_id]["event"]
+        assert rows[insert_id]["event_type"] == forwarded_name(forwardable[insert_id])
         assert amplitude_time(rows[insert_id]["event_time"]) == segment_time(
-            segment_tracks[insert_id]["timestamp"]
+            forwardable[insert_id]["timestamp"]
         )
 
 
 def test_truth_counts_equal_the_files_after_deduplication(flawed):
     segment = unique_by((m for _, m in flawed.segment), lambda m: m["messageId"])
     amplitude = unique_by((row for _, _, row in flawed.amplitude), lambda row: row["$insert_id"])
-    segment_tracks = {i: m["event"] for i, m in segment.items() if m["type"] == "track"}
-    amplitude_events = {i: row["event_type"] for i, row in amplitude.items()}
-    every_event = {**segment_tracks, **amplitude_events}
+    segment_events = {i: segment_event_name(m) for i, m in segment.items() if segment_event_name(m)}
+    amplitude_events = {i: amplitude_event_name(row) for i, row in amplitude.items()}
+    every_event = {**amplitude_events, **segment_events}
     truth = flawed.truth["events_by_canonical_name"]
 
     def by_canonical_name(names) -> dict:
         return dict(Counter(canonical_name(name) for name in names))
 
-    assert by_canonical_name(segment_tracks.values()) == truth["segment"]
+    assert by_canonical_name(segment_events.values()) == truth["segment"]
     assert by_canonical_name(amplitude_events.values()) == truth["amplitude"]
     assert Counter(by_canonical_name(every_event.values())) + Counter(
         truth["production"]
     ) == Counter(truth["all"])
     assert Counter(m["type"] for m in segment.values()) == flawed.truth["segment_messages_by_type"]
     assert (
-        dict(Counter(segment_tracks.values())) == flawed.truth["events_by_source_name"]["segment"]
+        dict(Counter(segment_events.values())) == flawed.truth["events_by_source_name"]["segment"]
     )
+    assert (
+        dict(Counter(row["event_type"] for row in amplitude.values()))
+        == (flawed.truth["events_by_source_name"]["amplitude"])
+    )
+
+
+def segment_event_name(message: dict) -> str | None:
+    """A track's name; `Page Viewed` / `Screen Viewed` for page and screen calls."""
+    return {"track": message.get("event"), "page": "Page Viewed", "screen": "Screen Viewed"}.get(
+        message["type"]
+    )
+
+
+def amplitude_event_name(row: dict) -> str:
+    """Segment's forwarded pages and screens are page and screen views."""
+    if row["library"] == "segment" and re.fullmatch(r"Viewed .+ Page", row["event_type"]):
+        return "Page Viewed"
+    if row["library"] == "segment" and re.fullmatch(r"Viewed .+ Screen", row["event_type"]):
+        return "Screen Viewed"
+    return row["event_type"]
 
 
 def test_truth_counts_the_lines_of_each_input(flawed):
@@ -328,7 +365,8 @@ def test_legacy_event_names_are_mixed_with_the_canonical_one(flawed):
 def test_every_event_name_sent_or_derived_is_in_the_tracking_plan(flawed):
     plan = tracking_plan.load()
     sent = {message["event"] for _, message in flawed.segment if message["type"] == "track"}
-    sent |= {row["event_type"] for _, _, row in flawed.amplitude}
+    sent |= {amplitude_event_name(row) for _, _, row in flawed.amplitude}
+    sent |= {segment_event_name(m) for _, m in flawed.segment if m["type"] in ("page", "screen")}
 
     assert all(plan.canonical_name(name) is not None for name in sent)
     for name in DERIVED_EVENT_BY_CHANGE_TYPE.values():
@@ -374,14 +412,74 @@ def test_anonymous_page_views_before_signup_are_stitched_by_identify(flawed):
     anonymous_pages = {
         m["anonymousId"] for _, m in flawed.segment if m["type"] == "page" and not m["userId"]
     }
-    identified = {
-        m["anonymousId"] for _, m in flawed.segment if m["type"] == "identify" and m["userId"]
-    }
+    users_by_device = defaultdict(set)
+    for _, m in flawed.segment:
+        if m["type"] == "identify" and m["userId"]:
+            users_by_device[m["anonymousId"]].add(m["userId"])
+    identified_once = {device for device, users in users_by_device.items() if len(users) == 1}
 
     assert flawed.truth["identity"]["users_with_pre_signup_page_views"] > 0
     assert (
-        len(anonymous_pages & identified)
+        len(anonymous_pages & identified_once)
         == flawed.truth["identity"]["users_with_pre_signup_page_views"]
+    )
+
+
+def test_identity_links_are_planted_late_aliases_legacy_ids_and_a_shared_kiosk(flawed):
+    messages = unique_by((m for _, m in flawed.segment), lambda m: m["messageId"]).values()
+    identity = flawed.truth["identity"]
+    aliases = [m for m in messages if m["type"] == "alias"]
+    identified = {m["anonymousId"] for m in messages if m["type"] == "identify"}
+    browser_links = [m for m in aliases if m["previousId"] not in identified]
+    email_links = [m for m in aliases if "@" in m["previousId"]]
+    users_by_device = defaultdict(set)
+    for m in messages:
+        if m["type"] == "identify":
+            users_by_device[m["anonymousId"]].add(m["userId"])
+    timestamps = {m["anonymousId"]: m["timestamp"] for m in messages if m["type"] == "page"}
+
+    assert identity["second_browser_users"] > 0 and identity["legacy_id_users"] > 0
+    assert (
+        len([m for m in browser_links if "@" not in m["previousId"]])
+        == identity["second_browser_users"]
+    )
+    assert len(email_links) == identity["legacy_id_users"]
+    # The link comes days after the pages it stitches.
+    assert all(
+        m["timestamp"] > timestamps[m["previousId"]]
+        for m in browser_links
+        if "@" not in m["previousId"]
+    )
+    assert any(m["type"] == "screen" and "@" in (m["userId"] or "") for m in messages), (
+        "an old app build sends the email as the user id"
+    )
+    assert max(len(users) for users in users_by_device.values()) == identity["kiosk_users"] == 7
+    assert sum(identity["stitched_events_by_user"].values()) + identity["anonymous_events"] == sum(
+        flawed.truth["events_by_canonical_name"]["all"].values()
+    )
+
+
+def test_the_planted_history_is_in_the_truth_and_production_loses_a_vcs_provider(flawed):
+    history = flawed.truth["history"]
+    change = history["language_change"]
+    org_groups = [
+        m for _, m in flawed.segment if m["type"] == "group" and m["groupId"] == change["org_id"]
+    ]
+
+    assert change["from"] != change["to"]
+    assert change["updated_at_before"] < change["changed_at"]
+    assert org_groups[-1]["traits"]["primary_language"] == change["to"]
+    assert {m["traits"]["primary_language"] for m in org_groups[:-1]} == {change["from"]}
+    ((org_id, vcs_provider),) = history["vcs_provider_from_group_traits"].items()
+    assert any(
+        m["type"] == "group"
+        and m["groupId"] == org_id
+        and m["traits"]["vcs_provider"] == vcs_provider
+        for _, m in flawed.segment
+    )
+    assert (
+        sum(flawed.truth["org_upgrade_entities_by_language_at_entry"].values())
+        == (flawed.truth["organizations"])
     )
 
 

@@ -100,7 +100,7 @@ def kill_when(process: subprocess.Popen, target: warehouse.Connection, pattern: 
     """SIGKILL `process` as soon as its dlt working directory holds a path like `pattern`."""
     deadline = time.monotonic() + 120
     while process.poll() is None and time.monotonic() < deadline:
-        if any(loading.PIPELINES_DIR.glob(f"*{target.database}/{pattern}")):
+        if any(loading.PIPELINES_DIR.glob(f"*_{target.database}_*/*/{pattern}")):
             process.send_signal(signal.SIGKILL)
             break
         time.sleep(0.005)

@@ -39,7 +39,9 @@ def test_each_message_type_lands_in_its_segment_warehouses_table(fresh_warehouse
             segment_message(
                 "identify", "i2", at="2024-01-02T10:00:00.000Z", traits={"plan": "pro"}
             ),
-            segment_message("page", "p1", name="Pricing", properties={"path": "/pricing"}),
+            segment_message(
+                "page", "p1", name="Pricing", category="Marketing", properties={"path": "/pricing"}
+            ),
             segment_message("screen", "s1", name="Home", properties={}),
             segment_message("group", "g1", groupId="7", traits={"name": "Acme"}),
             segment_message("alias", "a1", previousId="anon-1"),
@@ -59,9 +61,9 @@ def test_each_message_type_lands_in_its_segment_warehouses_table(fresh_warehouse
     ) == [("t1", "7", "github")]
     assert query(fresh_warehouse, "select id, plan from raw_segment.users") == [("1", "pro")]
     assert count(fresh_warehouse, "raw_segment.identifies") == 2
-    assert query(fresh_warehouse, "select name, properties->>'path' from raw_segment.pages") == [
-        ("Pricing", "/pricing")
-    ]
+    assert query(
+        fresh_warehouse, "select name, category, properties->>'path' from raw_segment.pages"
+    ) == [("Pricing", "Marketing", "/pricing")]
     assert count(fresh_warehouse, "raw_segment.screens") == 1
     assert query(fresh_warehouse, "select group_id, traits->>'name' from raw_segment.groups") == [
         ("7", "Acme")

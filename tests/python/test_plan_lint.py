@@ -29,6 +29,12 @@ def test_canonical_names_raise_nothing():
     assert plan_lint.name_findings(PLAN, rows) == []
 
 
+def test_a_page_renamed_by_segments_amplitude_destination_raises_nothing():
+    rows = [CatalogRow("Viewed App Builds Page", "amplitude", 5, "Page Viewed", is_planned=True)]
+
+    assert plan_lint.name_findings(PLAN, rows) == []
+
+
 def test_a_declared_legacy_alias_is_a_warning_counting_every_source():
     rows = [
         CatalogRow("click-plan-update", "segment", 9, "Plan Upgrade Clicked"),
@@ -195,7 +201,8 @@ def test_lint_reads_the_marts_of_the_target_dbt_last_built(test_warehouse, tmp_p
             create schema sandbox_marts;
             create table sandbox_marts.rpt_event_catalog as
                 select 'Invoice Paid'::text as source_event_name, 'segment'::text as source,
-                    3::bigint as events, null::text as near_duplicate_of;
+                    3::bigint as events, null::text as near_duplicate_of,
+                    false as is_planned;
             create table sandbox_marts.fct_events (
                 event_id text, source text, event_name text, org_id text, properties jsonb
             );

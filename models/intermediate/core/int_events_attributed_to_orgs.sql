@@ -27,7 +27,8 @@ with events as (
             events.event_name,
             events.occurred_at,
             events.user_id,
-            memberships.org_id
+            memberships.org_id,
+            events.properties
         from events
         inner join memberships
             on
@@ -46,7 +47,8 @@ final as (
         event_name,
         occurred_at,
         user_id,
-        org_id
+        org_id,
+        properties
     from events
     where org_id is not null
     {%- if counts_member_orgs %}

@@ -10,7 +10,14 @@ anonymous_id_claims as (
 
 ),
 
--- A user id the event carries is never replaced; only anonymous events are stitched.
+user_ids_merged as (
+
+    select * from {{ ref('int_user_ids_merged_by_alias') }}
+
+),
+
+-- A user id the event carries is kept, unless an alias merged it into another (a legacy id
+-- renamed); only anonymous events are stitched to their device's claim.
 stitched as (
 
     select
@@ -21,12 +28,18 @@ stitched as (
         events.is_planned,
         events.occurred_at,
         events.received_at,
-        coalesce(events.user_id, anonymous_id_claims.user_id) as user_id,
-        events.user_id is null and anonymous_id_claims.user_id is not null as is_stitched,
+        coalesce(
+            user_ids_merged.user_id, events.user_id, anonymous_id_claims.user_id
+        ) as user_id,
+        events.user_id as source_user_id,
+        user_ids_merged.user_id is not null
+        or (events.user_id is null and anonymous_id_claims.user_id is not null) as is_stitched,
         events.anonymous_id,
         events.org_id,
         events.properties
     from events
+    left join user_ids_merged
+        on events.user_id = user_ids_merged.previous_user_id
     left join anonymous_id_claims
         on
             events.user_id is null

@@ -4,6 +4,18 @@ with segment_tracks as (
 
 ),
 
+segment_pages as (
+
+    select * from {{ ref('stg_segment__pages') }}
+
+),
+
+segment_screens as (
+
+    select * from {{ ref('stg_segment__screens') }}
+
+),
+
 amplitude_events as (
 
     select * from {{ ref('stg_amplitude__events') }}
@@ -29,6 +41,7 @@ segment_events as (
         message_id as event_id,
         'segment' as source,
         source_event_name,
+        cast(null as {{ dbt.type_string() }}) as planned_name,
         occurred_at,
         received_at,
         user_id,
@@ -39,15 +52,53 @@ segment_events as (
 
 ),
 
+-- Every `page` call is a `Page Viewed`, every `screen` call a `Screen Viewed` (contract
+-- section 4), the call's `name` and `category` kept in the properties.
+segment_views as (
+
+    {% for views, event_name in [
+        ('segment_pages', 'Page Viewed'), ('segment_screens', 'Screen Viewed')
+    ] %}
+        select
+            message_id as event_id,
+            'segment' as source,
+            '{{ event_name }}' as source_event_name,
+            cast(null as {{ dbt.type_string() }}) as planned_name,
+            occurred_at,
+            received_at,
+            user_id,
+            anonymous_id,
+            coalesce({{ json_text('properties', 'org_id') }}, context_group_id) as org_id,
+            {{ json_with_keys('properties', {'name': 'name', 'category': 'category'}) }}
+                as properties
+        from {{ views }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
 -- `$insert_id` is Segment's `messageId` for forwarded events; `uuid` stands in when absent.
 -- Organization context: `groups.org_id` (a string or a one-element list), else
--- `event_properties.org_id`.
+-- `event_properties.org_id`. Segment's Amplitude destination renames the page and screen
+-- calls it forwards (`Viewed <category> <name> Page`, `Loaded a Page`, `Viewed <name>
+-- Screen`, `Loaded a Screen`): those are the same Page Viewed and Screen Viewed events.
 amplitude_stream as (
 
     select
         coalesce(insert_id, event_uuid) as event_id,
         'amplitude' as source,
         source_event_name,
+        case
+            when library is null or library != 'segment' then null
+            when
+                source_event_name = 'Loaded a Page'
+                or source_event_name like 'Viewed % Page'
+                then 'Page Viewed'
+            when
+                source_event_name = 'Loaded a Screen'
+                or source_event_name like 'Viewed % Screen'
+                then 'Screen Viewed'
+        end as planned_name,
         occurred_at,
         received_at,
         user_id,
@@ -74,6 +125,7 @@ production_events as (
             when 'downgrade' then 'Plan Downgraded'
             when 'cancel' then 'Subscription Cancelled'
         end as source_event_name,
+        cast(null as {{ dbt.type_string() }}) as planned_name,
         changed_at as occurred_at,
         coalesce(updated_at, changed_at) as received_at,
         changed_by_user_id as user_id,
@@ -94,13 +146,16 @@ unioned as (
 
     select * from segment_events
     union all
+    select * from segment_views
+    union all
     select * from amplitude_stream
     union all
     select * from production_events
 
 ),
 
--- Names the plan does not know keep their raw name and are flagged as unplanned.
+-- Names the plan does not know keep their raw name and are flagged as unplanned; a page or
+-- screen forwarded by Segment is matched under the name it had before Amplitude renamed it.
 named as (
 
     select
@@ -117,7 +172,9 @@ named as (
         unioned.properties
     from unioned
     left join tracking_plan_event_names
-        on unioned.source_event_name = tracking_plan_event_names.source_event_name
+        on
+            coalesce(unioned.planned_name, unioned.source_event_name)
+            = tracking_plan_event_names.source_event_name
 
 ),
 

@@ -1,10 +1,13 @@
+-- sqlfluff:render_variant_limit:1
+-- (lint renders the default funnels only: forced renderings of option branches misplace lines)
 {#-
     The funnel engine. For each funnel, scan each entity's moments (its distinct event
-    timestamps) in time order, keeping per step k the latest-starting attempt that has reached
-    step k so far: a later start leaves the most of the window, so it is the only attempt
-    worth extending (see `funnel_step_reached`). The model description states the semantics
-    and the cost.
+    timestamps; with `hold_constant`, per entity and value) in time order, keeping per step k
+    the best attempt that has reached step k so far: a later start leaves the most of the
+    window, so it is the only attempt worth extending (see `funnel_step_reached`). The model
+    description states the semantics and the cost.
 -#}
+{{ config(pre_hook="set local work_mem = '" ~ var('analytics__funnel_work_mem') ~ "'") }}
 {%- set funnels = funnel_definitions() %}
 
 with step_events as (
@@ -22,31 +25,130 @@ funnel_steps as (
 {% for funnel in funnels %}
     {%- set f = 'funnel_' ~ loop.index %}
     {%- set step_count = funnel.steps | length %}
+    {%- set exclusion_count = funnel.get('exclusions', []) | length %}
+    {%- set held = funnel.get('hold_constant', []) | length > 0 %}
+    {%- set partition = 'entity_id, held_value' if held else 'entity_id' %}
 
-    -- {{ funnel.name }}: one row per entity x moment, counting its events per step.
-    {{ f }}_moments as (
+    -- {{ funnel.name }}: its step and excluded events (with hold_constant, those holding a
+    -- value).
+    {{ f }}_valued_events as (
 
         select
             entity_id,
+            held_value,
             occurred_at,
+            step_number,
+            exclusion_number
+        from step_events
+        where
+            funnel_name = {{ funnel_literal(funnel.name) }}
+            and {{ 'held_value is not null' if held else 'true' }}
+
+    ),
+
+    {%- if held and exclusion_count %}
+
+    -- {{ funnel.name }}: the values its entities hold (with hold_constant).
+    {{ f }}_held_values as (
+
+        select distinct
+            entity_id,
+            held_value
+        from step_events
+        where
+            funnel_name = {{ funnel_literal(funnel.name) }}
+            and step_number is not null
+            and held_value is not null
+
+    ),
+
+    -- An excluded event without a value counts for every value of its entity.
+    {{ f }}_unvalued_exclusions as (
+
+        select
+            exclusions.entity_id,
+            held_values.held_value,
+            exclusions.occurred_at,
+            exclusions.step_number,
+            exclusions.exclusion_number
+        from step_events as exclusions
+        inner join {{ f }}_held_values as held_values
+            on exclusions.entity_id = held_values.entity_id
+        where
+            exclusions.funnel_name = {{ funnel_literal(funnel.name) }}
+            and exclusions.exclusion_number is not null
+            and exclusions.held_value is null
+
+    ),
+
+    {%- endif %}
+
+    {{ f }}_events as (
+
+        select * from {{ f }}_valued_events
+        {%- if held and exclusion_count %}
+            union all
+            select * from {{ f }}_unvalued_exclusions
+        {%- endif %}
+
+    ),
+
+    -- One row per entity (and held value) x moment, counting its events per step and
+    -- exclusion.
+    {{ f }}_moments as (
+
+        select
+            {{ partition }},
+            occurred_at,
+            {%- for number in range(1, exclusion_count + 1) %}
+                sum(case when exclusion_number = {{ number }} then 1 else 0 end)
+                    as exclusion_{{ number }}_events,
+            {%- endfor %}
             {%- for step in funnel.steps %}
                 sum(case when step_number = {{ loop.index }} then 1 else 0 end)
                     as step_{{ loop.index }}_events,
             {%- endfor %}
-            row_number() over (partition by entity_id order by occurred_at) as moment_number
-        from step_events
-        where funnel_name = {{ funnel_literal(funnel.name) }}
-        group by entity_id, occurred_at
+            {{ funnel_epoch_microseconds('occurred_at') }} as moment_at
+        from {{ f }}_events
+        group by {{ partition }}, occurred_at
 
     ),
+
+    {%- if exclusion_count %}
+
+        -- Per exclusion, the moments holding its event seen so far (at or before, and
+        -- strictly before, this moment) and in all.
+        {{ f }}_eras as (
+
+            select
+                *,
+                {%- for number in range(1, exclusion_count + 1) %}
+                    {%- set seen = 'case when exclusion_' ~ number ~ '_events > 0 then 1 else 0 end' %}
+                    sum({{ seen }}) over moments_so_far as exclusion_{{ number }}_seen,
+                    sum({{ seen }}) over moments_so_far - ({{ seen }})
+                        as exclusion_{{ number }}_seen_before,
+                    sum({{ seen }}) over entity_moments
+                        as exclusion_{{ number }}_total{{ ',' if not loop.last }}
+                {%- endfor %}
+            from {{ f }}_moments
+            window
+                moments_so_far as (
+                    partition by {{ partition }}
+                    order by occurred_at
+                    rows between unbounded preceding and current row
+                ),
+                entity_moments as (partition by {{ partition }})
+
+        ),
+
+    {%- endif %}
 
     {{ f }}_scan_1 as (
 
         select
             *,
-            {{ funnel_step_reached(funnel, 1, 'start') }} as step_1_start,
-            {{ funnel_step_reached(funnel, 1, 'path') }} as step_1_path
-        from {{ f }}_moments
+            {{ funnel_step_reached(funnel, 1) }} as step_1_path
+        from {{ f ~ ('_eras' if exclusion_count else '_moments') }}
 
     ),
 
@@ -57,16 +159,12 @@ funnel_steps as (
 
             select
                 *,
-                max(step_{{ previous }}_start) over moments_before
-                    as step_{{ previous }}_start_before,
-                max(step_{{ previous }}_path) over moments_before
-                    as step_{{ previous }}_path_before
+                max(step_{{ previous }}_path) over (
+                    partition by {{ partition }}
+                    order by occurred_at
+                    rows between unbounded preceding and 1 preceding
+                ) as step_{{ previous }}_path_before
             from {{ f }}_scan_{{ previous }}
-            window moments_before as (
-                partition by entity_id
-                order by moment_number
-                rows between unbounded preceding and 1 preceding
-            )
 
         ),
 
@@ -74,31 +172,27 @@ funnel_steps as (
 
             select
                 *,
-                {{ funnel_step_reached(funnel, step_number, 'start') }}
-                    as step_{{ step_number }}_start,
-                {{ funnel_step_reached(funnel, step_number, 'path') }}
-                    as step_{{ step_number }}_path
+                {{ funnel_step_reached(funnel, step_number) }} as step_{{ step_number }}_path
             from {{ f }}_before_{{ previous }}
 
         ),
 
     {% endfor %}
 
-    -- The furthest step reached at each moment before its path, so one max picks the
-    -- entity's furthest step, then the best attempt to it.
+    -- Each moment's paths tagged with the step they are worth, so one max picks the entity's
+    -- furthest step (over values, with hold_constant), then its best attempt.
     {{ f }}_entities as (
 
         select
             entity_id,
             min(case when step_1_events >= 1 then occurred_at end) as entered_at,
             max(
-                case
-                    {%- for step_number in range(step_count, 0, -1) %}
-                        when step_{{ step_number }}_start is not null
-                            then '{{ "%02d" % step_number }}' || step_{{ step_number }}_path
+                greatest(
+                    {%- for step_number in range(1, step_count + 1) %}
+                        {{ funnel_step_worth(funnel, step_number) }}{{ ',' if not loop.last }}
                     {%- endfor %}
-                end
-            ) as furthest_step_and_path
+                )
+            ) as best_path
         from {{ f }}_scan_{{ step_count }}
         group by entity_id
         having max(step_1_events) >= 1
@@ -112,23 +206,22 @@ funnel_steps as (
             funnel_steps.entity_type,
             entities.entity_id,
             entities.entered_at,
-            cast(substr(entities.furthest_step_and_path, 1, 2) as {{ dbt.type_int() }})
+            cast({{ funnel_path_element('entities.best_path', 1) }} as {{ dbt.type_int() }})
                 as furthest_step,
             funnel_steps.step_number,
             funnel_steps.step_name,
-            moments.occurred_at as reached_at
+            {{ funnel_timestamp_from_microseconds(
+                'case when funnel_steps.step_number = 1 then '
+                ~ funnel_path_element('entities.best_path', 2)
+                ~ ' else -' ~ funnel_path_element('entities.best_path', 'funnel_steps.step_number + 1')
+                ~ ' end'
+            ) }} as reached_at
         from {{ f }}_entities as entities
         inner join funnel_steps
             on
                 funnel_steps.funnel_name = {{ funnel_literal(funnel.name) }}
                 and funnel_steps.step_number
-                <= cast(substr(entities.furthest_step_and_path, 1, 2) as {{ dbt.type_int() }})
-        inner join {{ f }}_moments as moments
-            on
-                entities.entity_id = moments.entity_id
-                and moments.moment_number = {{ funnel_path_moment(
-                    'substr(entities.furthest_step_and_path, 3)', 'funnel_steps.step_number'
-                ) }}
+                <= {{ funnel_path_element('entities.best_path', 1) }}
 
     ),
 

@@ -16,6 +16,12 @@ memberships as (
 
 ),
 
+group_traits as (
+
+    select * from {{ ref('int_organization_traits_from_groups') }}
+
+),
+
 current_plans as (
 
     select
@@ -50,14 +56,17 @@ current_members as (
 ),
 
 -- An organization that never subscribed, or cancelled, has no current plan: tier 0.
+-- Production's attributes win; one it lacks comes from the org's group calls.
 final as (
 
     select
         organizations.org_id,
-        organizations.name,
+        coalesce(organizations.name, group_traits.name) as name,
         organizations.created_at,
-        organizations.primary_language,
-        organizations.vcs_provider,
+        coalesce(
+            organizations.primary_language, group_traits.primary_language
+        ) as primary_language,
+        coalesce(organizations.vcs_provider, group_traits.vcs_provider) as vcs_provider,
         current_plans.plan_id as current_plan_id,
         coalesce(current_plans.plan_tier, 0) as current_plan_tier,
         coalesce(current_plans.plan_tier, 0) > 0 as is_paying,
@@ -70,6 +79,8 @@ final as (
         on organizations.org_id = first_paid.org_id
     left join current_members
         on organizations.org_id = current_members.org_id
+    left join group_traits
+        on organizations.org_id = group_traits.org_id
 
 )
 

@@ -21,9 +21,15 @@ device_claims as (
 
 ),
 
+user_ids_merged as (
+
+    select * from {{ ref('int_user_ids_merged_by_alias') }}
+
+),
+
 -- Incremental runs take the events received since the last run (see
--- received_since_last_run), and every event of a device whose claims changed since then:
--- its stitching may change.
+-- received_since_last_run), every event of a device whose claims changed since then, and
+-- every event of a user id an alias merged since then: their stitching may change.
 final as (
 
     select
@@ -47,6 +53,10 @@ final as (
                 where
                     device_claims.claims_changed_received_at
                     >= {{ identifications_reprocess_from() }}
+            )
+            or events.source_user_id in (
+                select user_ids_merged.previous_user_id from user_ids_merged
+                where user_ids_merged.merged_received_at >= {{ identifications_reprocess_from() }}
             )
     {% endif %}
 

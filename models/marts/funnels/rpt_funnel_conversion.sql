@@ -16,6 +16,18 @@ funnel_steps as (
 
 ),
 
+funnel_windows as (
+
+    {{ funnel_windows() }}
+
+),
+
+data_end as (
+
+    {{ data_end() }}
+
+),
+
 cohort_entities as (
 
     select
@@ -23,6 +35,26 @@ cohort_entities as (
         entity_id,
         cast({{ dbt.date_trunc('week', 'entered_at') }} as date) as cohort_week
     from funnel_progress
+
+),
+
+-- A cohort is complete once its week is over and the last entrant's window has closed
+-- before the latest event: its counts can no longer grow.
+cohort_completeness as (
+
+    select distinct
+        cohort_entities.funnel_name,
+        cohort_entities.cohort_week,
+        coalesce(
+            {{ dbt.dateadd(
+                'second', 'funnel_windows.window_seconds',
+                dbt.dateadd('day', 7, 'cohort_entities.cohort_week')
+            ) }} <= (select data_end.last_event_at from data_end),
+            false
+        ) as is_complete
+    from cohort_entities
+    inner join funnel_windows
+        on cohort_entities.funnel_name = funnel_windows.funnel_name
 
 ),
 
@@ -97,22 +129,33 @@ cohort_step_counts as (
 final as (
 
     select
-        funnel_name,
-        entity_type,
-        cohort_week,
-        step_number,
-        step_name,
-        entities,
+        cohort_step_counts.funnel_name,
+        cohort_step_counts.entity_type,
+        cohort_step_counts.cohort_week,
+        cohort_step_counts.step_number,
+        cohort_step_counts.step_name,
+        cohort_step_counts.entities,
         cast(
-            1.0 * entities / first_value(entities) over cohort_steps as {{ dbt.type_numeric() }}
+            1.0 * cohort_step_counts.entities
+            / first_value(cohort_step_counts.entities) over cohort_steps
+            as {{ dbt.type_numeric() }}
         ) as conversion_from_start,
         cast(
-            1.0 * entities / nullif(lag(entities) over cohort_steps, 0)
+            1.0 * cohort_step_counts.entities
+            / nullif(lag(cohort_step_counts.entities) over cohort_steps, 0)
             as {{ dbt.type_numeric() }}
         ) as conversion_from_previous,
-        median_seconds_from_previous
+        cohort_step_counts.median_seconds_from_previous,
+        cohort_completeness.is_complete
     from cohort_step_counts
-    window cohort_steps as (partition by funnel_name, cohort_week order by step_number)
+    inner join cohort_completeness
+        on
+            cohort_step_counts.funnel_name = cohort_completeness.funnel_name
+            and cohort_step_counts.cohort_week = cohort_completeness.cohort_week
+    window cohort_steps as (
+        partition by cohort_step_counts.funnel_name, cohort_step_counts.cohort_week
+        order by cohort_step_counts.step_number
+    )
 
 )
 

@@ -6,9 +6,35 @@ with entities as (
 
 ),
 
+funnel_progress as (
+
+    select * from {{ ref('fct_funnel_progress') }}
+
+),
+
 funnel_steps as (
 
     {{ funnel_steps_spine() }}
+
+),
+
+-- Entities whose window is still open are counted apart (is_complete false), so their
+-- steps not reached yet never read as drop-off.
+entities_with_completeness as (
+
+    select
+        entities.funnel_name,
+        entities.entity_id,
+        entities.furthest_step,
+        {%- for segment_type in segment_types %}
+            entities.{{ segment_type }},
+        {%- endfor %}
+        funnel_progress.is_window_complete as is_complete
+    from entities
+    inner join funnel_progress
+        on
+            entities.funnel_name = funnel_progress.funnel_name
+            and entities.entity_id = funnel_progress.entity_id
 
 ),
 
@@ -19,9 +45,10 @@ entity_segments as (
             funnel_name,
             entity_id,
             furthest_step,
+            is_complete,
             '{{ segment_type }}' as segment_type,
             {{ segment_type }} as segment_value
-        from entities
+        from entities_with_completeness
         {%- if not loop.last %}
             union all
         {%- endif %}
@@ -37,6 +64,7 @@ segment_step_counts as (
         funnel_steps.entity_type,
         entity_segments.segment_type,
         entity_segments.segment_value,
+        entity_segments.is_complete,
         funnel_steps.step_number,
         funnel_steps.step_name,
         sum(
@@ -50,6 +78,7 @@ segment_step_counts as (
         funnel_steps.entity_type,
         entity_segments.segment_type,
         entity_segments.segment_value,
+        entity_segments.is_complete,
         funnel_steps.step_number,
         funnel_steps.step_name
 
@@ -71,10 +100,11 @@ final as (
         cast(
             1.0 * entities / nullif(lag(entities) over segment_steps, 0)
             as {{ dbt.type_numeric() }}
-        ) as conversion_from_previous
+        ) as conversion_from_previous,
+        is_complete
     from segment_step_counts
     window segment_steps as (
-        partition by funnel_name, segment_type, segment_value
+        partition by funnel_name, segment_type, segment_value, is_complete
         order by step_number
     )
 

@@ -141,10 +141,9 @@ cells_counted as (
                 rows between unbounded preceding and current row
             ) as {{ dbt.type_bigint() }}
         ) as returned_or_later_entities,
-        {{ dbt.dateadd('day', 7, 'cells.calendar_week') }} <= data_end.last_event_at
-            as is_complete
+        {{ dbt.dateadd('day', 7, 'cells.calendar_week') }}
+        <= (select data_end.last_event_at from data_end) as is_complete
     from cells
-    cross join data_end
     left join active_counts
         on
             cells.entity_type = active_counts.entity_type

@@ -25,12 +25,11 @@ mature_cohort_windows as (
         conversion_windows.window_days
     from organizations
     cross join conversion_windows
-    cross join data_end
     where
         {{ dbt.dateadd(
             'day', 'conversion_windows.window_days',
             dbt.dateadd('month', 1, 'organizations.cohort_month')
-        ) }} <= data_end.last_event_at
+        ) }} <= (select data_end.last_event_at from data_end)
 
 ),
 

@@ -48,11 +48,10 @@ cells as (
         cohorts.orgs,
         month_offsets.months_since_signup,
         {{ dbt.dateadd('month', 'month_offsets.months_since_signup + 1', 'cohorts.cohort_month') }}
-        <= data_end.last_event_at as is_complete
+        <= (select data_end.last_event_at from data_end) as is_complete
     from cohorts
-    cross join data_end
     cross join {{ integer_series(
-        dbt.datediff('cohorts.cohort_month', 'data_end.last_event_at', 'month')
+        dbt.datediff('cohorts.cohort_month', '(select data_end.last_event_at from data_end)', 'month')
     ) }} as month_offsets (months_since_signup)
 
 ),

@@ -30,10 +30,9 @@ mature_orgs as (
         organizations.first_upgraded_at,
         organizations.first_upgraded_at is not null as is_upgraded
     from organizations
-    cross join data_end
     where
         {{ dbt.dateadd('day', within_days, 'organizations.created_at') }}
-        <= data_end.last_event_at
+        <= (select data_end.last_event_at from data_end)
 
 ),
 
@@ -134,6 +133,10 @@ final as (
             as lift,
         cast(upgrade_rate_with - upgrade_rate_without as {{ dbt.type_numeric() }})
             as upgrade_rate_difference,
+        -- Amplitude Compass's predictive values: of the orgs that did the event, the share
+        -- that upgraded; of those that did not, the share that did not upgrade.
+        cast(upgrade_rate_with as {{ dbt.type_numeric() }}) as positive_predictive_value,
+        cast(1 - upgrade_rate_without as {{ dbt.type_numeric() }}) as negative_predictive_value,
         -- The phi coefficient of "did the event" and "upgraded": unlike lift, it does not
         -- explode when few orgs without the event upgraded.
         cast(

@@ -10,18 +10,29 @@ plan_changes as (
 
 ),
 
--- Each org counts once a month however many times it upgraded in it.
-upgraded_org_months as (
+organization_versions as (
 
-    select distinct
-        org_id,
-        cast({{ dbt.date_trunc('month', 'changed_at') }} as date) as month
-    from plan_changes
-    where change_type = 'upgrade'
+    select * from {{ ref('int_organization_versions') }}
 
 ),
 
--- One row per upgraded org x month x segment type, with the org's current demographics.
+-- Each org counts once a month however many times it upgraded in it.
+upgraded_org_months as (
+
+    select
+        org_id,
+        cast({{ dbt.date_trunc('month', 'changed_at') }} as date) as month,
+        min(changed_at) as first_upgraded_at
+    from plan_changes
+    where change_type = 'upgrade'
+    group by
+        org_id,
+        cast({{ dbt.date_trunc('month', 'changed_at') }} as date)
+
+),
+
+-- One row per upgraded org x month x segment type, with the org's demographics when it
+-- first upgraded that month (the history's version then; today's row where it has none).
 upgraded_org_segments as (
 
     {%- for segment_type in ['primary_language', 'vcs_provider'] %}
@@ -29,10 +40,22 @@ upgraded_org_segments as (
             upgraded_org_months.month,
             upgraded_org_months.org_id,
             '{{ segment_type }}' as segment_type,
-            coalesce(organizations.{{ segment_type }}, 'unknown') as segment_value
+            coalesce(
+                organization_versions.{{ segment_type }},
+                organizations.{{ segment_type }},
+                'unknown'
+            ) as segment_value
         from upgraded_org_months
         left join organizations
             on upgraded_org_months.org_id = organizations.org_id
+        left join organization_versions
+            on
+                upgraded_org_months.org_id = organization_versions.org_id
+                and {{ valid_at(
+                    'organization_versions.valid_from',
+                    'organization_versions.valid_to',
+                    'upgraded_org_months.first_upgraded_at',
+                ) }}
         {%- if not loop.last %}
             union all
         {%- endif %}

@@ -113,39 +113,46 @@ observed_entities as (
 
 ),
 
+-- Production keeps microseconds, the sources milliseconds: an entity created at
+-- 12:00:00.123456 whose signup the source stamped 12:00:00.123 is at the watermark, not after
+-- it. And an entity the source has sent is due from it, whatever the clocks say.
 expected_entities as (
 
     select
         checks.check_name,
         source_watermarks.source,
         production_entities.entity_id,
-        cast({{ dbt.date_trunc('day', 'production_entities.created_at') }} as date) as day
+        cast({{ dbt.date_trunc('day', 'production_entities.created_at') }} as date) as day,
+        observed_entities.entity_id is not null as is_observed
     from checks
     inner join production_entities
         on checks.entity = production_entities.entity
-    inner join source_watermarks
-        on production_entities.created_at <= source_watermarks.latest_occurred_at
+    cross join source_watermarks
+    left join observed_entities
+        on
+            checks.check_name = observed_entities.check_name
+            and source_watermarks.source = observed_entities.source
+            and production_entities.entity_id = observed_entities.entity_id
+    where
+        {{ dbt.date_trunc('millisecond', 'production_entities.created_at') }}
+        <= source_watermarks.latest_occurred_at
+        or observed_entities.entity_id is not null
 
 ),
 
 daily as (
 
     select
-        expected_entities.day,
-        expected_entities.check_name,
-        expected_entities.source,
+        day,
+        check_name,
+        source,
         count(*) as expected,
-        count(observed_entities.entity_id) as observed
+        sum(case when is_observed then 1 else 0 end) as observed
     from expected_entities
-    left join observed_entities
-        on
-            expected_entities.check_name = observed_entities.check_name
-            and expected_entities.source = observed_entities.source
-            and expected_entities.entity_id = observed_entities.entity_id
     group by
-        expected_entities.day,
-        expected_entities.check_name,
-        expected_entities.source
+        day,
+        check_name,
+        source
 
 ),
 

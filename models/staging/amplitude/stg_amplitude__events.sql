@@ -21,7 +21,8 @@ renamed as (
         cast(user_properties as jsonb) as user_properties,
         cast(groups as jsonb) as groups,
         cast(group_properties as jsonb) as group_properties,
-        cast(platform as {{ dbt.type_string() }}) as platform
+        cast(platform as {{ dbt.type_string() }}) as platform,
+        cast(library as {{ dbt.type_string() }}) as library
     from source
 
 )

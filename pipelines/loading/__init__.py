@@ -1,0 +1,72 @@
+"""Runs dlt pipelines into the warehouse's raw schemas, fast and without losing a line.
+
+One module per idea, in the order a line travels:
+
+- `reading`: gzip decompressed as far as it goes, lines in numbered chunks;
+- `json_lines`: a chunk's ordinary messages into Arrow columns at once, the others one by one;
+- `quarantine`: what cannot be loaded, kept losslessly in `_rejected` with its reason;
+- `naming`: table and column names for a name in any script;
+- `columns`: how each value is stored (its kind) and typed Arrow columns;
+- `delivery_order`: which copy of a message wins (the one received first);
+- `batches`: rows buffered per table, bounded in memory, handed to dlt with merge hints;
+- `merging`: merges that cost what they load (new keys only, every lookup indexed);
+- `counting`: read = loaded + duplicate + rejected, and the progress shown meanwhile;
+- `runs`: a load end to end, its dlt state kept in the warehouse;
+- `settings`: how dlt is set up for all of it (quiet, masked logs; COPY keeping '').
+
+The names below are what the sources, the CLI and the scheduled run use.
+"""
+
+from pipelines.loading.batches import MAX_TABLE_COLUMNS, TableBatches, TableHints
+from pipelines.loading.columns import (
+    Columns,
+    EncodedColumn,
+    json_text,
+    object_columns,
+    timestamp_column,
+)
+from pipelines.loading.counting import LoadReport, ReadCounter, rows_loaded
+from pipelines.loading.delivery_order import RECEIPT_ORDER, receipt_order, receipt_orders
+from pipelines.loading.json_lines import JsonLinesFormat, json_lines_items
+from pipelines.loading.naming import snake_case
+from pipelines.loading.quarantine import REJECTED_TABLE
+from pipelines.loading.reading import UTF8_BOM, GunzipStream
+from pipelines.loading.runs import (
+    PIPELINES_DIR,
+    console,
+    load_packages,
+    pipeline_for,
+    run_counted,
+    working_folder_name,
+)
+from pipelines.loading.settings import set_verbose
+
+__all__ = [
+    "MAX_TABLE_COLUMNS",
+    "PIPELINES_DIR",
+    "RECEIPT_ORDER",
+    "REJECTED_TABLE",
+    "UTF8_BOM",
+    "Columns",
+    "EncodedColumn",
+    "GunzipStream",
+    "JsonLinesFormat",
+    "LoadReport",
+    "ReadCounter",
+    "TableBatches",
+    "TableHints",
+    "console",
+    "json_lines_items",
+    "json_text",
+    "load_packages",
+    "object_columns",
+    "pipeline_for",
+    "receipt_order",
+    "receipt_orders",
+    "rows_loaded",
+    "run_counted",
+    "set_verbose",
+    "snake_case",
+    "timestamp_column",
+    "working_folder_name",
+]

@@ -1,0 +1,159 @@
+"""A load, end to end: the dlt pipeline of a raw schema (its state in the warehouse, its
+working folder per warehouse database), extract / normalize / load with indexes kept up,
+an interrupted load finished first, and expected failures turned into one-line errors."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dlt
+from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.pipeline.exceptions import PipelineStepFailed
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from pipelines import warehouse
+from pipelines.errors import UserError
+from pipelines.loading.columns import existing_column_kinds
+from pipelines.loading.counting import LoadReport, ReadCounter, rows_loaded
+from pipelines.loading.merging import index_lookups
+from pipelines.warehouse import PROJECT_ROOT
+
+PIPELINES_DIR = PROJECT_ROOT / ".warehouse" / "dlt"
+
+console = Console(stderr=True)
+
+
+@dataclass(frozen=True)
+class LoadedPackages:
+    """What one run loaded: its dlt load ids and the rows it normalized per table."""
+
+    load_ids: list[str]
+    row_counts: dict[str, int]
+
+
+def pipeline_for(raw_schema: str, target: warehouse.Connection) -> dlt.Pipeline:
+    """The dlt pipeline loading `raw_schema`, named after it alone, so every machine loading
+    into one warehouse shares its state there (dlt's `_dlt_pipeline_state`). Its local
+    working folder belongs to one warehouse database (`working_folder_name`)."""
+    return dlt.pipeline(
+        pipeline_name=raw_schema,
+        pipelines_dir=str(PIPELINES_DIR / working_folder_name(target)),
+        destination=dlt.destinations.postgres(credentials=target.dlt_credentials()),
+        dataset_name=raw_schema,
+    )
+
+
+def working_folder_name(target: warehouse.Connection) -> str:
+    """The local working folder of one warehouse database: its server, its name and its
+    object id, which a database dropped and created again does not keep. So a rebuilt
+    warehouse never inherits the files a previous one loaded."""
+    with target.cursor() as cursor:
+        cursor.execute("select oid from pg_database where datname = current_database()")
+        (oid,) = cursor.fetchone()
+    return re.sub(r"[^A-Za-z0-9]+", "_", f"{target.host}_{target.port}_{target.database}_{oid}")
+
+
+def load_packages(
+    pipeline: dlt.Pipeline,
+    source: Any,
+    target: warehouse.Connection,
+    counted_tables: Sequence[str],
+    on_extracted: Callable[[], None] = lambda: None,
+) -> LoadedPackages:
+    """Extract, normalize and load `source` (Arrow tables by `COPY`), its lookups indexed
+    (`index_lookups`) before the merge — in tables that exist — and after it, in the tables
+    this load created."""
+    # The warehouse holds the state: a missing or older local folder is restored from it.
+    pipeline.sync_destination()
+    _finish_interrupted_load(pipeline, target, counted_tables)
+    _extract(pipeline, source)
+    on_extracted()
+    row_counts = pipeline.normalize().row_counts
+    index_lookups(pipeline, target, counted_tables)
+    load_ids = pipeline.load().loads_ids
+    index_lookups(pipeline, target, counted_tables)
+    return LoadedPackages(load_ids, row_counts)
+
+
+def run_counted(
+    source_name: str,
+    build_source: Callable[[dict[str, dict[str, str]], ReadCounter], Any],
+    raw_schema: str,
+    message_tables: list[str],
+    target: warehouse.Connection,
+) -> LoadReport:
+    """Load a line-oriented source and count what happened to every line read.
+
+    `loaded` counts the rows this run added to the source's message tables; the merge adds
+    only ids they do not hold yet, so a line whose id is already there (a duplicate
+    delivery or a re-run) counts as a duplicate.
+    """
+    pipeline = pipeline_for(raw_schema, target)
+    columns = SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()
+    with Progress(*columns, console=console, transient=True) as progress:
+        counter = ReadCounter(progress=progress, task=progress.add_task(f"reading {source_name}"))
+        source = build_source(existing_column_kinds(target, raw_schema), counter)
+        loaded = load_packages(
+            pipeline,
+            source,
+            target,
+            message_tables,
+            on_extracted=lambda: progress.update(
+                counter.task, description=f"loading {counter.read} lines into {raw_schema}"
+            ),
+        )
+    added = rows_loaded(target, raw_schema, message_tables, loaded.load_ids)
+    return LoadReport(
+        source=source_name,
+        read=counter.read,
+        loaded=added,
+        duplicate=counter.read - counter.rejected - added,
+        rejected=counter.rejected,
+    )
+
+
+def _extract(pipeline: dlt.Pipeline, source: Any) -> None:
+    """Extract `source`; unreachable storage or missing credentials are user errors."""
+    try:
+        pipeline.extract(source, loader_file_format="csv")
+    except PipelineStepFailed as failure:
+        cause = _expected_cause(failure)
+        if cause is None:
+            raise
+        if isinstance(cause, UserError):
+            raise cause from None
+        raise UserError(f"{type(cause).__name__}: {_first_line(cause)}") from None
+
+
+def _expected_cause(failure: BaseException) -> BaseException | None:
+    """The user-actionable error (bad path, credentials, permissions) behind a failed step."""
+    error: BaseException | None = failure
+    while error is not None:
+        if isinstance(error, UserError | OSError | ConfigFieldMissingException):
+            return error
+        if type(error).__module__.startswith("botocore"):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _finish_interrupted_load(
+    pipeline: dlt.Pipeline, target: warehouse.Connection, counted_tables: Sequence[str]
+) -> None:
+    """A killed run may leave extracted or normalized packages: load them first, so the
+    counts of this run cover only its own lines."""
+    if pipeline.list_extracted_load_packages() or pipeline.list_normalized_load_packages():
+        logging.getLogger("dlt").info("finishing an interrupted load")
+        pipeline.normalize()
+        index_lookups(pipeline, target, counted_tables)
+        pipeline.load()

@@ -1,0 +1,50 @@
+"""How dlt runs for these loaders, set once on import: quiet logs with every connection
+string masked (`set_verbose` shows them), uncompressed load files, `_dlt_load_id` on Arrow
+tables (the counts select a run's rows by it), and COPY without dlt's FORCE_NULL, so an
+empty string stays an empty string."""
+
+from __future__ import annotations
+
+import logging
+
+import dlt
+from dlt.destinations.impl.postgres import postgres as dlt_postgres
+
+from pipelines.masking import mask_urls
+
+
+class _DltLogFilter(logging.Filter):
+    """Masks every connection string in dlt's log records, and drops the notice dlt gives on
+    every batch for JSON and timestamp columns that travel as Arrow strings with a `json` or
+    `timestamp` hint (the destination stores them as jsonb and timestamptz as intended)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "when merging arrow schema" in message:
+            return False
+        record.msg, record.args = mask_urls(message), None
+        return True
+
+
+logging.getLogger("dlt").addFilter(_DltLogFilter())
+# dlt logs nothing a load handles (one summary line says what happened); `--verbose` shows
+# its log, masked.
+dlt.config["runtime.log_level"] = "CRITICAL"
+
+
+def set_verbose(verbose: bool) -> None:
+    """Show dlt's progress log (connection strings masked) instead of the summary alone."""
+    dlt.config["runtime.log_level"] = "INFO" if verbose else "CRITICAL"
+    logging.getLogger("dlt").setLevel(logging.INFO if verbose else logging.CRITICAL)
+
+
+# dlt's COPY marks every nullable column FORCE_NULL, so a quoted "" became NULL: every
+# empty string was lost. Its Python csv writer needs that (it quotes None), but every file
+# of these loaders comes from Arrow's csv writer, which quotes each string and leaves null
+# unquoted, so `NULL ''` alone tells them apart.
+dlt_postgres.is_nullable_column = lambda column: False
+# Load files live only until they are copied in: gzipping them took a third of normalize.
+dlt.config["data_writer.disable_compression"] = True
+# Arrow tables get `_dlt_load_id` like rows do: the counts of a run select its rows by it.
+dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
+LOAD_ID_COLUMN = "_dlt_load_id"
