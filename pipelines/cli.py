@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 import click
 from rich.progress import Progress, TextColumn
 
+from pipelines import query as queries
 from pipelines import warehouse
-from pipelines.errors import NotBuiltYet, UserError
+from pipelines.errors import UserError
 from pipelines.generate.config import GeneratorConfig, today_utc
 from pipelines.masking import mask_urls
 
@@ -75,10 +76,14 @@ def url() -> None:
 
 @warehouse_group.command()
 def env() -> None:
-    """Print `export` lines for dbt and psql: eval "$(analytics warehouse env)"."""
+    """Print `export` lines for dbt, MetricFlow's `mf` and psql:
+    eval "$(analytics warehouse env)"."""
+    from pipelines.transform import write_profile
+
     target = warehouse.connection()
     settings = {
         **target.dbt_environment(),
+        "DBT_PROFILES_DIR": str(write_profile()),
         "PGHOST": target.host,
         "PGPORT": str(target.port),
         "PGUSER": target.user,
@@ -487,10 +492,109 @@ def schemas(out: Path, plan_path: Path | None) -> None:
 
 
 @cli.command()
+@click.option("--serve", is_flag=True, help="Then serve the site on 127.0.0.1 until Ctrl-C.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+def docs(serve: bool, port: int) -> None:
+    """`dbt docs generate` into target/ (models, columns, exposures, lineage, and the
+    warehouse's own catalog); --serve serves it on 127.0.0.1."""
+    from pipelines.transform import dbt
+
+    target = warehouse.connection()
+    exit_code = dbt(["docs", "generate", "--quiet"], target)
+    if exit_code != 0:
+        sys.exit(exit_code)
+    click.echo(f"wrote {warehouse.PROJECT_ROOT / 'target' / 'index.html'}")
+    if serve:
+        click.echo(f"serving the docs on http://127.0.0.1:{port}/ (Ctrl-C stops)")
+        serving = ["docs", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-browser"]
+        sys.exit(dbt(serving, target))
+
+
+@cli.command()
+@click.argument("statement", required=False)
+@click.option("--analysis", help="Run the saved query analyses/NAME.sql, compiled by dbt.")
+@click.option(
+    "--vars",
+    "dbt_vars",
+    help="dbt vars for --analysis, as YAML: '{analytics__upgrades_month: 2024-01-01}'.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(queries.FORMATS),
+    default="json",
+    show_default=True,
+    help="JSON lines (keys in column order), CSV with a header, or a table.",
+)
+def query(
+    statement: str | None, analysis: str | None, dbt_vars: str | None, output_format: str
+) -> None:
+    """Run a read-only query (SQL, or --analysis NAME) on the warehouse as analytics_reader,
+    with `marts` on the search path, and print its rows."""
+    if (statement is None) == (analysis is None):
+        raise UserError("give either SQL or --analysis NAME")
+    if dbt_vars and analysis is None:
+        raise UserError("--vars applies to --analysis only")
+    target = warehouse.connection()
+    if analysis is not None:
+        statement = queries.compile_analysis(analysis, target, dbt_vars)
+    result = queries.engine(target).execute(statement)
+    for line in queries.formatted(result, output_format):
+        click.echo(line)
+
+
+@cli.group()
+def bi() -> None:
+    """A local Apache Superset (its own virtualenv in .bi/) with the bundled dashboards,
+    connected to the warehouse as analytics_reader."""
+
+
+@bi.command(name="start")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    envvar="ANALYTICS_BI_PORT",
+    default=8088,
+    show_default=True,
+    help="Port on 127.0.0.1 (or ANALYTICS_BI_PORT).",
+)
+def bi_start(port: int) -> None:
+    """Install Superset on first use (minutes), import the dashboards, start the server."""
+    from pipelines import bi as superset
+
+    url = superset.start(warehouse.connection(), port, say=click.echo)
+    click.echo(
+        f"Superset on {url} (user {superset.ADMIN_USER}, password in "
+        f"{superset.home() / 'admin_password'}); dashboards: {url}dashboard/list/"
+    )
+
+
+@bi.command(name="stop")
+def bi_stop() -> None:
+    """Stop the local Superset."""
+    from pipelines import bi as superset
+
+    click.echo("stopped" if superset.stop() else "not running")
+
+
+@bi.command(name="status")
+def bi_status() -> None:
+    """Say whether the local Superset is running and where."""
+    from pipelines import bi as superset
+
+    url = superset.status()
+    click.echo(f"Superset running on {url}" if url else "Superset stopped")
+
+
+@cli.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def report(out: Path) -> None:
-    """Write a self-contained HTML report with charts."""
-    raise NotBuiltYet("report")
+    """Write a self-contained HTML report of the marts (funnels, cohorts, upgrades by
+    language, signup completeness, naming problems) that works offline."""
+    from pipelines import report as html_report
+
+    html_report.write(queries.engine(warehouse.connection()), out)
+    click.echo(f"wrote {out}")
 
 
 def _require_embedded(action: str) -> None:

@@ -413,7 +413,8 @@ def build_step(
         kind, _, *name_parts = result["unique_id"].split(".")
         status = result["status"]
         totals[f"{kind} {status}"] += 1
-        if status in ("success", "pass"):
+        # Exposures (the report, the dashboards) are nodes dbt build reports as no-op.
+        if status in ("success", "pass", "no-op"):
             continue
         # A data test's id ends with a hash; a unit test's is model.test.
         node = name_parts[0] if kind == "test" else ".".join(name_parts)

@@ -26,17 +26,7 @@ def dbt(
     """Run `dbt <arguments>` in the project; return dbt's exit code. With `output`, dbt's
     console lines go to it, uncoloured and with every URL's password masked, instead of to
     the terminal."""
-    PROFILES_DIR.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(PROFILE_TEMPLATE, PROFILES_DIR / "profiles.yml")
-    command = [
-        str(Path(sys.executable).parent / "dbt"),
-        *arguments,
-        "--project-dir",
-        str(PROJECT_ROOT),
-        "--profiles-dir",
-        str(PROFILES_DIR),
-    ]
-    environment = {**os.environ, **target.dbt_environment(), **SESSION_TIME_ZONE}
+    command, environment = _invocation(arguments, target)
     if output is None:
         return subprocess.run(command, env=environment, cwd=PROJECT_ROOT).returncode
     with subprocess.Popen(
@@ -50,6 +40,35 @@ def dbt(
         for line in process.stdout:
             output(mask_urls(line.rstrip("\n")))
     return process.returncode
+
+
+def run_dbt(
+    arguments: Sequence[str], target: Connection, **run_options
+) -> subprocess.CompletedProcess:
+    """Run `dbt <arguments>` in the project and return the finished process; `run_options`
+    go to `subprocess.run` (e.g. `capture_output=True`)."""
+    command, environment = _invocation(arguments, target)
+    return subprocess.run(command, env=environment, cwd=PROJECT_ROOT, **run_options)
+
+
+def write_profile() -> Path:
+    """The folder holding the project's profile (profiles.example.yml): dbt's
+    `--profiles-dir`, and `DBT_PROFILES_DIR` for MetricFlow's `mf`."""
+    PROFILES_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PROFILE_TEMPLATE, PROFILES_DIR / "profiles.yml")
+    return PROFILES_DIR
+
+
+def _invocation(arguments: Sequence[str], target: Connection) -> tuple[list[str], dict]:
+    command = [
+        str(Path(sys.executable).parent / "dbt"),
+        *arguments,
+        "--project-dir",
+        str(PROJECT_ROOT),
+        "--profiles-dir",
+        str(write_profile()),
+    ]
+    return command, {**os.environ, **target.dbt_environment(), **SESSION_TIME_ZONE}
 
 
 def built_relations(models: Sequence[str], manifest_path: Path = MANIFEST_PATH) -> dict[str, str]:

@@ -14,6 +14,9 @@ from contextlib import contextmanager
 import pytest
 
 from pipelines import loading, warehouse
+from pipelines.demo import WARN_ON_COMPLETENESS
+from pipelines.generate import GeneratorConfig, generate
+from pipelines.transform import dbt
 
 
 @contextmanager
@@ -42,3 +45,30 @@ def fresh_warehouse() -> Iterator[warehouse.Connection]:
     """A fresh warehouse database of its own for one test."""
     with fresh_database() as target:
         yield target
+
+
+# The demo's story at a size whose charts have several cohorts: signups missing from Amplitude
+# for a stretch of days, legacy names, upgrades by language.
+BUILT_DATA_SET = GeneratorConfig(seed=7, orgs=60, days=90, signup_drop=0.15)
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(tmp_path_factory) -> Iterator[tuple[warehouse.Connection, dict]]:
+    """A warehouse loaded with a generated data set and built by dbt, shared by every test
+    that only reads the marts (the query, report, docs, semantic layer and BI tests), with
+    the generator's truth."""
+    from pipelines.sources import amplitude, production, segment
+
+    data_dir = tmp_path_factory.mktemp("built")
+    with fresh_database() as target:
+        production_database = target.with_database(f"{target.database}_production")
+        warehouse.ensure_database(production_database)
+        try:
+            truth = generate(data_dir, BUILT_DATA_SET, production=production_database)
+            production.load(production_database.url(), target)
+        finally:
+            warehouse.drop_database(production_database)
+        segment.load(data_dir / "segment-logs", target)
+        amplitude.load_archives(data_dir / "amplitude", target)
+        assert dbt(["build", "--quiet", "--vars", WARN_ON_COMPLETENESS], target) == 0
+        yield target, truth

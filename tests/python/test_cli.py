@@ -63,5 +63,17 @@ def test_help_explains_every_contract_command():
     result = analytics("--help")
 
     assert result.returncode == 0
-    for command in ("warehouse", "generate", "load", "transform", "run", "demo", "plan", "report"):
+    for command in (
+        "warehouse",
+        "generate",
+        "load",
+        "transform",
+        "run",
+        "demo",
+        "plan",
+        "report",
+        "query",
+        "docs",
+        "bi",
+    ):
         assert command in result.stdout
