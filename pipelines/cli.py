@@ -423,14 +423,18 @@ def plan() -> None:
     """The tracking plan."""
 
 
-@plan.command()
-@click.option(
+# The `--plan` option every `analytics plan` command takes.
+plan_file_option = click.option(
     "--plan",
     "plan_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="The tracking plan file. [default: tracking_plan.yml in the project]",
 )
+
+
+@plan.command()
+@plan_file_option
 def lint(plan_path: Path | None) -> None:
     """Check the tracking plan, then the event names and properties in the warehouse (as of
     the last build): exit 1 on any error; declared legacy aliases are only warnings."""
@@ -451,13 +455,7 @@ def lint(plan_path: Path | None) -> None:
     required=True,
     help="The folder to write tracking.py or tracking.ts into (created if missing).",
 )
-@click.option(
-    "--plan",
-    "plan_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="The tracking plan file. [default: tracking_plan.yml in the project]",
-)
+@plan_file_option
 def codegen(language: str, out: Path, plan_path: Path | None) -> None:
     """Write a typed tracking library: one function per tracked event, sending its canonical
     name through the official Segment library (README "Adding an event")."""
@@ -474,13 +472,7 @@ def codegen(language: str, out: Path, plan_path: Path | None) -> None:
     required=True,
     help="The folder to write the schemas into (created if missing).",
 )
-@click.option(
-    "--plan",
-    "plan_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="The tracking plan file. [default: tracking_plan.yml in the project]",
-)
+@plan_file_option
 def schemas(out: Path, plan_path: Path | None) -> None:
     """Write one JSON Schema (draft 2020-12) per tracked event, as Segment Protocols keeps
     them, and the rules file of Segment's Public API."""
