@@ -10,6 +10,7 @@ One module per idea, in the order a line travels:
 - `delivery_order`: which copy of a message wins (the one received first);
 - `batches`: rows buffered per table, bounded in memory, handed to dlt with merge hints;
 - `merging`: merges that cost what they load (new keys only, every lookup indexed);
+- `postgres_event_views`: Segment's table per event, as PostgreSQL views over `tracks`;
 - `counting`: read = loaded + duplicate + rejected, and the progress shown meanwhile;
 - `runs`: a load end to end, its dlt state kept in the warehouse;
 - `settings`: how dlt is set up for all of it (quiet, masked logs; COPY keeping '').
@@ -29,6 +30,7 @@ from pipelines.loading.counting import LoadReport, ReadCounter, rows_loaded
 from pipelines.loading.delivery_order import RECEIPT_ORDER, receipt_order, receipt_orders
 from pipelines.loading.json_lines import JsonLinesFormat, json_lines_items
 from pipelines.loading.naming import snake_case
+from pipelines.loading.postgres_event_views import refresh_event_views
 from pipelines.loading.quarantine import REJECTED_TABLE
 from pipelines.loading.reading import UTF8_BOM, GunzipStream
 from pipelines.loading.runs import (
@@ -63,6 +65,7 @@ __all__ = [
     "pipeline_for",
     "receipt_order",
     "receipt_orders",
+    "refresh_event_views",
     "rows_loaded",
     "run_counted",
     "set_verbose",

@@ -92,7 +92,7 @@ class TableBatches:
                 kind = arrow_kind(values.type)
             # Like a missing value, a column of nulls adds nothing (nor a column to the table).
             if kind is not None and values.null_count < length:
-                column = _column_for(kinds, name, kind)
+                column = column_for(kinds, name, kind)
                 if column is not None:
                     typed[column] = values.cast(ARROW_TYPES[kinds[column]])
         for name in hints.columns:
@@ -163,7 +163,7 @@ class TableBatches:
             for name, value in row.items():
                 if value is None:
                     continue
-                column = _column_for(kinds, name, value_kind(value))
+                column = column_for(kinds, name, value_kind(value))
                 if column is None:
                     continue
                 values = columns.get(column)
@@ -175,7 +175,7 @@ class TableBatches:
         )
 
 
-def _column_for(kinds: dict[str, str], name: str, kind: str) -> str | None:
+def column_for(kinds: dict[str, str], name: str, kind: str) -> str | None:
     """The column a value of `kind` goes to: `name`, or its variant when the kinds conflict;
     None when that would be a new column of a table holding `MAX_TABLE_COLUMNS` already."""
     existing = kinds.get(name)

@@ -59,8 +59,12 @@ def index_lookups(
     dataset = pipeline.dataset_name
     with target.cursor() as cursor:
         cursor.execute(
-            "select table_name, array_agg(column_name::text) from information_schema.columns"
-            " where table_schema = %s group by table_name",
+            # Base tables only: a view (an event of Segment's) has no index.
+            "select column_name.table_name, array_agg(column_name.column_name::text)"
+            " from information_schema.columns as column_name"
+            " join information_schema.tables as relation using (table_schema, table_name)"
+            " where table_schema = %s and relation.table_type = 'BASE TABLE'"
+            " group by column_name.table_name",
             (dataset,),
         )
         columns = {table: set(names) for table, names in cursor.fetchall()}

@@ -64,19 +64,21 @@ def load_packages(
     target: warehouse.Connection,
     counted_tables: Sequence[str],
     on_extracted: Callable[[], None] = lambda: None,
+    after_load: Callable[[Sequence[str]], None] = lambda load_ids: None,
 ) -> LoadedPackages:
     """Extract, normalize and load `source` (Arrow tables by `COPY`), its lookups indexed
     (`index_lookups`) before the merge — in tables that exist — and after it, in the tables
-    this load created."""
+    this load created; then `after_load` with the load ids (an interrupted load's too)."""
     # The warehouse holds the state: a missing or older local folder is restored from it.
     pipeline.sync_destination()
-    _finish_interrupted_load(pipeline, target, counted_tables)
+    finished = _finish_interrupted_load(pipeline, target, counted_tables)
     _extract(pipeline, source)
     on_extracted()
     row_counts = pipeline.normalize().row_counts
     index_lookups(pipeline, target, counted_tables)
     load_ids = pipeline.load().loads_ids
     index_lookups(pipeline, target, counted_tables)
+    after_load([*finished, *load_ids])
     return LoadedPackages(load_ids, row_counts)
 
 
@@ -86,6 +88,7 @@ def run_counted(
     raw_schema: str,
     message_tables: list[str],
     target: warehouse.Connection,
+    after_load: Callable[[Sequence[str]], None] = lambda load_ids: None,
 ) -> LoadReport:
     """Load a line-oriented source and count what happened to every line read.
 
@@ -106,6 +109,7 @@ def run_counted(
             on_extracted=lambda: progress.update(
                 counter.task, description=f"loading {counter.read} lines into {raw_schema}"
             ),
+            after_load=after_load,
         )
     added = rows_loaded(target, raw_schema, message_tables, loaded.load_ids)
     return LoadReport(
@@ -149,11 +153,12 @@ def _first_line(error: BaseException) -> str:
 
 def _finish_interrupted_load(
     pipeline: dlt.Pipeline, target: warehouse.Connection, counted_tables: Sequence[str]
-) -> None:
+) -> list[str]:
     """A killed run may leave extracted or normalized packages: load them first, so the
-    counts of this run cover only its own lines."""
-    if pipeline.list_extracted_load_packages() or pipeline.list_normalized_load_packages():
-        logging.getLogger("dlt").info("finishing an interrupted load")
-        pipeline.normalize()
-        index_lookups(pipeline, target, counted_tables)
-        pipeline.load()
+    counts of this run cover only its own lines. Their load ids."""
+    if not (pipeline.list_extracted_load_packages() or pipeline.list_normalized_load_packages()):
+        return []
+    logging.getLogger("dlt").info("finishing an interrupted load")
+    pipeline.normalize()
+    index_lookups(pipeline, target, counted_tables)
+    return list(pipeline.load().loads_ids)

@@ -35,6 +35,7 @@ from pipelines.loading import (
     object_columns,
     receipt_order,
     receipt_orders,
+    refresh_event_views,
     run_counted,
     snake_case,
     timestamp_column,
@@ -81,7 +82,6 @@ HINTS_BY_TABLE = {
     "groups": TableHints("id", {**COMMON_KINDS, "group_id": "text", "traits": "json"}),
     "aliases": TableHints("id", {**COMMON_KINDS, "previous_id": "text"}),
 }
-EVENT_TABLE_HINTS = TableHints("id", TRACK_KINDS)
 # The whole listing in one page, so the files are read in the order of their URLs (the
 # `_receipt_order` of two copies received at the same instant follows file, then line).
 ONE_PAGE = 10**9
@@ -188,11 +188,8 @@ def _track_rows(message: dict, common: dict) -> Iterator[tuple[str, dict, TableH
     event_text = message.get("event")
     if not isinstance(event_text, str) or not event_table(event_text):
         raise ValueError("track without an event name")
-    properties = _object(message, "properties")
-    event = event_table(event_text)
-    track = {**common, "event": event, "event_text": event_text}
-    yield "tracks", {**track, "properties": properties}, HINTS_BY_TABLE["tracks"]
-    yield event, {**flatten(properties, ""), **track}, EVENT_TABLE_HINTS
+    track = {**common, "event": event_table(event_text), "event_text": event_text}
+    yield "tracks", {**track, "properties": _object(message, "properties")}, HINTS_BY_TABLE["tracks"]
 
 
 def _identify_rows(message: dict, common: dict) -> Iterator[tuple[str, dict, TableHints]]:
@@ -296,8 +293,8 @@ def plain_columns(
     messages: list[dict], orders: list[str], source_file: str
 ) -> Iterator[tuple[str, dict, TableHints]]:
     """The columns, per table, of messages `is_plain` accepted: the same rows as
-    `message_rows` gives one by one. Sorted by table first, each table's rows are a slice."""
-    ordered = sorted(zip(messages, orders, strict=True), key=lambda pair: _table_and_event(pair[0]))
+    `message_rows` gives one by one. Sorted by type first, each table's rows are a slice."""
+    ordered = sorted(zip(messages, orders, strict=True), key=lambda pair: pair[0]["type"])
     messages, orders = [pair[0] for pair in ordered], [pair[1] for pair in ordered]
     received = timestamp_column([message.get("receivedAt") for message in messages])
     common = {
@@ -327,22 +324,13 @@ def plain_columns(
 
 def _track_columns(tracks: list[dict], common: Columns) -> Iterator:
     texts = [message["event"] for message in tracks]
-    events = [event_table(text) for text in texts]
-    track = {
+    columns = {
         **common,
-        "event": pa.array(events, pa.string()),
+        "event": pa.array([event_table(text) for text in texts], pa.string()),
         "event_text": pa.array(texts, pa.string()),
+        "properties": json_text([message.get("properties") or {} for message in tracks]),
     }
-    properties = [message.get("properties") or {} for message in tracks]
-    yield "tracks", {**track, "properties": json_text(properties)}, HINTS_BY_TABLE["tracks"]
-    for event, start, stop in _runs(events):
-        columns = object_columns(properties[start:stop])
-        columns.update({name: values.slice(start, stop - start) for name, values in track.items()})
-        yield event, columns, EVENT_TABLE_HINTS
-
-
-def _table_and_event(message: dict) -> tuple[str, str]:
-    return message["type"], event_table(message.get("event") or "")
+    yield "tracks", columns, HINTS_BY_TABLE["tracks"]
 
 
 def _runs(keys: list[str]) -> Iterator[tuple[str, int, int]]:
@@ -409,4 +397,7 @@ def load(path: str | Path, target: warehouse.Connection) -> LoadReport:
         RAW_SCHEMA,
         MESSAGE_TABLES,
         target,
+        after_load=lambda load_ids: refresh_event_views(
+            target, RAW_SCHEMA, "tracks", "event", "properties", load_ids
+        ),
     )
