@@ -10,6 +10,7 @@ One module per idea, in the order a line travels:
 - `delivery_order`: which copy of a message wins (the one received first);
 - `batches`: rows buffered per table, bounded in memory, handed to dlt with merge hints;
 - `merging`: merges that cost what they load (new keys only, every lookup indexed);
+- `property_paths`: the property paths and kinds of each event, seen while reading;
 - `postgres_event_views`: Segment's table per event, as PostgreSQL views over `tracks`;
 - `counting`: read = loaded + duplicate + rejected, and the progress shown meanwhile;
 - `runs`: a load end to end, its dlt state kept in the warehouse;
@@ -31,6 +32,7 @@ from pipelines.loading.delivery_order import RECEIPT_ORDER, receipt_order, recei
 from pipelines.loading.json_lines import JsonLinesFormat, json_lines_items
 from pipelines.loading.naming import snake_case
 from pipelines.loading.postgres_event_views import refresh_event_views
+from pipelines.loading.property_paths import PropertyPaths
 from pipelines.loading.quarantine import REJECTED_TABLE
 from pipelines.loading.reading import UTF8_BOM, GunzipStream
 from pipelines.loading.runs import (
@@ -54,6 +56,7 @@ __all__ = [
     "GunzipStream",
     "JsonLinesFormat",
     "LoadReport",
+    "PropertyPaths",
     "ReadCounter",
     "TableBatches",
     "TableHints",

@@ -4,22 +4,26 @@ is written once (into `tracks`) and its event's view spreads its `properties` in
 A view's columns are the tracks columns (`properties` aside) and one column per property
 path, named as a nested object's keys are flattened (`repo.provider` -> `repo_provider`),
 typed by the first kind a load saw on that path, with a variant `<name>__v_<kind>` for
-values of another kind (the rules of `batches.column_for`). Which paths and kinds a load
-brought is read in PostgreSQL from that load's rows (`_dlt_load_id`), so the cost follows
-the rows loaded; the columns of every view are kept in `_event_view_columns`, so a view
-redefined later keeps its columns, in their order. An event relation that an earlier
-loader wrote as a table becomes a view the first time its event loads again (every one of
-its rows is in `tracks`)."""
+values of another kind (the rules of `batches.column_for`). The paths and kinds come from
+the lines as they are read (`PropertyPaths`); the columns of every view are kept in
+`_event_view_columns`, so a view redefined later keeps its columns, in their order. Paths
+are read back from the rows (a recursive walk of their JSON in PostgreSQL) only where no
+reader saw them: a load finished after an interrupted run, and an event relation that an
+earlier loader wrote as a table, which becomes a view the first time its event loads
+again (every one of its rows is in `tracks`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from psycopg2.extras import execute_values
+
 from pipelines import warehouse
 from pipelines.loading.batches import column_for
 from pipelines.loading.delivery_order import RECEIPT_ORDER
 from pipelines.loading.naming import POSTGRES_NAMING, quoted, snake_case
+from pipelines.loading.property_paths import PropertyPaths
 from pipelines.loading.settings import LOAD_ID_COLUMN
 
 VIEW_COLUMNS_TABLE = "_event_view_columns"
@@ -79,37 +83,45 @@ def refresh_event_views(
     table: str,
     event_column: str,
     json_column: str,
-    load_ids: Sequence[str],
+    seen: PropertyPaths,
+    read_back: Sequence[str] = (),
 ) -> None:
-    """Create or extend the view of every event the loads `load_ids` brought to `table`."""
-    if not load_ids:
-        return
+    """Create or extend the view of every event of `seen` (the property paths a load saw
+    while reading its lines) and of the loads `read_back` (loaded by an earlier, interrupted
+    run: their paths are read back from their rows in `table`)."""
     with target.cursor() as cursor:
         _ensure_catalog(cursor, schema)
         base_columns = _table_columns(cursor, schema, table)
         if json_column not in base_columns:
             return
-        cursor.execute(
-            f"select distinct {quoted(event_column)} from {quoted(schema)}.{quoted(table)}"
-            f" where {LOAD_ID_COLUMN} = any(%s)",
-            (list(load_ids),),
-        )
-        events = sorted(row[0] for row in cursor.fetchall() if row[0])
-        legacy = _base_tables(cursor, schema, events)
-        for event in events:
-            rows = f"{quoted(event_column)} = %s" + (
-                "" if event in legacy else f" and {LOAD_ID_COLUMN} = any(%s)"
-            )
-            parameters = [event] if event in legacy else [event, list(load_ids)]
-            paths = _path_kinds(cursor, schema, table, json_column, rows, parameters)
+        source = schema, table, event_column, json_column
+        paths = {event: seen.kinds(event) for event in seen.events}
+        if read_back:
+            rows = f"{LOAD_ID_COLUMN} = any(%s)"
+            _merge(paths, _path_kinds(cursor, *source, rows, [list(read_back)]))
+        legacy = _base_tables(cursor, schema, sorted(paths))
+        if legacy:
+            # Every row of an event written as a table before: its columns come from all.
+            rows = f"{quoted(event_column)} = any(%s)"
+            _merge(paths, _path_kinds(cursor, *source, rows, [sorted(legacy)]))
+        for event in sorted(event for event in paths if event):
             if event in legacy:
                 cursor.execute(f"drop table {quoted(schema)}.{quoted(event)}")
+            registered = _registered_columns(cursor, schema, event)
             columns = _view_columns(
-                _registered_columns(cursor, schema, event),
-                [name for name in base_columns if name != json_column],
-                paths,
+                registered, [name for name in base_columns if name != json_column], paths[event]
             )
+            if columns == registered:
+                continue
             _define_view(cursor, schema, table, event_column, json_column, event, columns)
+
+
+def _merge(
+    paths: dict[str, list[tuple[tuple[str, ...], str]]],
+    more: dict[str, list[tuple[tuple[str, ...], str]]],
+) -> None:
+    for event, kinds in more.items():
+        paths.setdefault(event, []).extend(kinds)
 
 
 def _ensure_catalog(cursor, schema: str) -> None:
@@ -154,28 +166,37 @@ def _base_tables(cursor, schema: str, names: list[str]) -> set[str]:
 
 
 def _path_kinds(
-    cursor, schema: str, table: str, json_column: str, rows: str, parameters: list
-) -> list[tuple[tuple[str, ...], str]]:
-    """(path, kind) of every non-null leaf value of the JSON objects of `rows` (lists are
-    leaves), in the order of their first appearance (receipt order)."""
+    cursor,
+    schema: str,
+    table: str,
+    event_column: str,
+    json_column: str,
+    rows: str,
+    parameters: list,
+) -> dict[str, list[tuple[tuple[str, ...], str]]]:
+    """Per event, (path, kind) of every non-null leaf value of the JSON objects of `rows`
+    (lists are leaves), in the order of their first appearance (receipt order)."""
     cursor.execute(
-        "with recursive leaves (path, value, receipt) as ("
-        f"  select array[entry.key], entry.value, source.{RECEIPT_ORDER}"
-        f"  from {quoted(schema)}.{quoted(table)} as source"
+        "with recursive leaves (event, path, value, receipt) as ("
+        f"  select source.{quoted(event_column)}, array[entry.key], entry.value,"
+        f"  source.{RECEIPT_ORDER} from {quoted(schema)}.{quoted(table)} as source"
         f"  cross join lateral jsonb_each(case jsonb_typeof(source.{quoted(json_column)})"
         f"   when 'object' then source.{quoted(json_column)} end) as entry"
         f"  where {rows}"
         "  union all"
-        "  select leaves.path || entry.key, entry.value, leaves.receipt"
+        "  select leaves.event, leaves.path || entry.key, entry.value, leaves.receipt"
         "  from leaves cross join lateral jsonb_each(leaves.value) as entry"
         "  where jsonb_typeof(leaves.value) = 'object'"
         ")"
-        f" select path, {quoted(schema)}.{KIND_FUNCTION}(value) as kind from leaves"
+        f" select event, path, {quoted(schema)}.{KIND_FUNCTION}(value) as kind from leaves"
         " where jsonb_typeof(value) not in ('object', 'null')"
-        " group by path, kind order by min(receipt), path, kind",
+        " group by event, path, kind order by min(receipt), path, kind",
         parameters,
     )
-    return [(tuple(path), kind) for path, kind in cursor.fetchall()]
+    paths: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for event, path, kind in cursor.fetchall():
+        paths.setdefault(event, []).append((tuple(path), kind))
+    return paths
 
 
 def _registered_columns(cursor, schema: str, view: str) -> list[ViewColumn]:
@@ -242,10 +263,10 @@ def _define_view(
     cursor.execute(
         f"delete from {quoted(schema)}.{VIEW_COLUMNS_TABLE} where view_name = %s", (event,)
     )
-    cursor.executemany(
+    execute_values(
+        cursor,
         f"insert into {quoted(schema)}.{VIEW_COLUMNS_TABLE}"
-        " (view_name, position, column_name, path, kind, main_kind)"
-        " values (%s, %s, %s, %s, %s, %s)",
+        " (view_name, position, column_name, path, kind, main_kind) values %s",
         [
             (event, position, column.name, list(column.path), column.kind, column.main_kind)
             for position, column in enumerate(columns)

@@ -64,11 +64,12 @@ def load_packages(
     target: warehouse.Connection,
     counted_tables: Sequence[str],
     on_extracted: Callable[[], None] = lambda: None,
-    after_load: Callable[[Sequence[str]], None] = lambda load_ids: None,
+    after_load: Callable[[Sequence[str]], None] = lambda interrupted: None,
 ) -> LoadedPackages:
     """Extract, normalize and load `source` (Arrow tables by `COPY`), its lookups indexed
     (`index_lookups`) before the merge — in tables that exist — and after it, in the tables
-    this load created; then `after_load` with the load ids (an interrupted load's too)."""
+    this load created; then `after_load`, given the load ids of an interrupted run that this
+    one finished first."""
     # The warehouse holds the state: a missing or older local folder is restored from it.
     pipeline.sync_destination()
     finished = _finish_interrupted_load(pipeline, target, counted_tables)
@@ -78,7 +79,7 @@ def load_packages(
     index_lookups(pipeline, target, counted_tables)
     load_ids = pipeline.load().loads_ids
     index_lookups(pipeline, target, counted_tables)
-    after_load([*finished, *load_ids])
+    after_load(finished)
     return LoadedPackages(load_ids, row_counts)
 
 
@@ -88,7 +89,7 @@ def run_counted(
     raw_schema: str,
     message_tables: list[str],
     target: warehouse.Connection,
-    after_load: Callable[[Sequence[str]], None] = lambda load_ids: None,
+    after_load: Callable[[Sequence[str]], None] = lambda interrupted: None,
 ) -> LoadReport:
     """Load a line-oriented source and count what happened to every line read.
 

@@ -27,6 +27,7 @@ from pipelines.loading import (
     GunzipStream,
     JsonLinesFormat,
     LoadReport,
+    PropertyPaths,
     ReadCounter,
     TableBatches,
     TableHints,
@@ -111,34 +112,48 @@ def segment_export(
     bucket_url: str,
     known_kinds: Any = None,
     counter: Any = None,
+    property_paths: Any = None,
 ):
-    """Every message of the export not loaded yet, one table per message type and event."""
+    """Every message of the export not loaded yet, one table per message type; the property
+    paths of each event's tracks go to `property_paths` (for the event views)."""
     files = filesystem(bucket_url=str(bucket_url), file_glob="**/*.gz", files_per_page=ONE_PAGE)
-    return files | segment_messages(known_kinds or {}, counter or ReadCounter())
+    return files | segment_messages(
+        known_kinds or {}, counter or ReadCounter(), property_paths or PropertyPaths()
+    )
 
 
 @dlt.transformer(name="segment_messages", write_disposition="merge", primary_key="id")
 def segment_messages(
-    files: list[Any], known_kinds: dict[str, dict[str, str]], counter: ReadCounter
+    files: list[Any],
+    known_kinds: dict[str, dict[str, str]],
+    counter: ReadCounter,
+    property_paths: PropertyPaths,
 ) -> Iterator[Any]:
     loaded_files: dict[str, int] = dlt.current.resource_state().setdefault("loaded_files", {})
     batches = TableBatches(known_kinds, RAW_SCHEMA)
+    line_format = JsonLinesFormat(
+        SOURCE,
+        is_plain,
+        functools.partial(plain_columns, property_paths=property_paths),
+        functools.partial(message_rows, property_paths=property_paths),
+    )
     for file in sorted(files, key=lambda file: file["file_url"]):
         url, size = file["file_url"], file["size_in_bytes"]
         if loaded_files.get(url) == size:
             continue
         with file.open(mode="rb", compression="disable") as raw:
-            yield from json_lines_items(LINE_FORMAT, GunzipStream(raw), url, batches, counter)
+            yield from json_lines_items(line_format, GunzipStream(raw), url, batches, counter)
         loaded_files[url] = size
         counter.file_done()
     yield from batches.flush_all()
 
 
 def message_rows(
-    message: Any, order: str, source_file: str
+    message: Any, order: str, source_file: str, property_paths: PropertyPaths | None = None
 ) -> Iterator[tuple[str, dict, TableHints]]:
     """The rows one Segment message lands as (`order`: its file and line, see
-    `receipt_order`); a malformed message raises ValueError."""
+    `receipt_order`), a track's property paths added to `property_paths`; a malformed
+    message raises ValueError."""
     if not isinstance(message, dict):
         raise ValueError("not a JSON object")
     message_type = message.get("type")
@@ -147,7 +162,7 @@ def message_rows(
         raise ValueError(f"unknown message type {message_type!r}")
     common = _common_columns(message, order, source_file)
     if message_type == "track":
-        yield from _track_rows(message, common)
+        yield from _track_rows(message, common, property_paths)
         return
     if message_type == "identify":
         yield from _identify_rows(message, common)
@@ -184,12 +199,17 @@ def _common_columns(message: dict, order: str, source_file: str) -> dict[str, An
     return row
 
 
-def _track_rows(message: dict, common: dict) -> Iterator[tuple[str, dict, TableHints]]:
+def _track_rows(
+    message: dict, common: dict, property_paths: PropertyPaths | None
+) -> Iterator[tuple[str, dict, TableHints]]:
     event_text = message.get("event")
     if not isinstance(event_text, str) or not event_table(event_text):
         raise ValueError("track without an event name")
-    track = {**common, "event": event_table(event_text), "event_text": event_text}
-    yield "tracks", {**track, "properties": _object(message, "properties")}, HINTS_BY_TABLE["tracks"]
+    event, properties = event_table(event_text), _object(message, "properties")
+    if property_paths is not None:
+        property_paths.add(event, properties)
+    track = {**common, "event": event, "event_text": event_text, "properties": properties}
+    yield "tracks", track, HINTS_BY_TABLE["tracks"]
 
 
 def _identify_rows(message: dict, common: dict) -> Iterator[tuple[str, dict, TableHints]]:
@@ -290,11 +310,17 @@ def _is_object(value: Any) -> bool:
 
 
 def plain_columns(
-    messages: list[dict], orders: list[str], source_file: str
+    messages: list[dict],
+    orders: list[str],
+    source_file: str,
+    property_paths: PropertyPaths | None = None,
 ) -> Iterator[tuple[str, dict, TableHints]]:
     """The columns, per table, of messages `is_plain` accepted: the same rows as
-    `message_rows` gives one by one. Sorted by type first, each table's rows are a slice."""
+    `message_rows` gives one by one. Sorted by type first, each table's rows are a slice.
+    The tracks' property paths go to `property_paths` once every table's columns are made
+    (an Arrow error on the way sends the messages down the one-by-one path instead)."""
     ordered = sorted(zip(messages, orders, strict=True), key=lambda pair: pair[0]["type"])
+    tracks: list[dict] = []
     messages, orders = [pair[0] for pair in ordered], [pair[1] for pair in ordered]
     received = timestamp_column([message.get("receivedAt") for message in messages])
     common = {
@@ -315,14 +341,18 @@ def plain_columns(
         typed = messages[start:stop]
         rows = {name: values.slice(start, stop - start) for name, values in common.items()}
         if message_type == "track":
-            yield from _track_columns(typed, rows)
+            tracks = typed
+            yield _track_columns(typed, rows)
         elif message_type == "identify":
             yield from _identify_columns(typed, rows)
         else:
             yield _other_columns(message_type, typed, rows)
+    if property_paths is not None:
+        for message in tracks:
+            property_paths.add(event_table(message["event"]), message.get("properties") or {})
 
 
-def _track_columns(tracks: list[dict], common: Columns) -> Iterator:
+def _track_columns(tracks: list[dict], common: Columns) -> tuple:
     texts = [message["event"] for message in tracks]
     columns = {
         **common,
@@ -330,7 +360,7 @@ def _track_columns(tracks: list[dict], common: Columns) -> Iterator:
         "event_text": pa.array(texts, pa.string()),
         "properties": json_text([message.get("properties") or {} for message in tracks]),
     }
-    yield "tracks", columns, HINTS_BY_TABLE["tracks"]
+    return "tracks", columns, HINTS_BY_TABLE["tracks"]
 
 
 def _runs(keys: list[str]) -> Iterator[tuple[str, int, int]]:
@@ -391,13 +421,14 @@ LINE_FORMAT = JsonLinesFormat(SOURCE, is_plain, plain_columns, message_rows)
 def load(path: str | Path, target: warehouse.Connection) -> LoadReport:
     """Load the files of the export at `path` that are not loaded yet into `raw_segment`."""
     url = export_url(path)
+    property_paths = PropertyPaths()
     return run_counted(
         SOURCE,
-        lambda known_kinds, counter: segment_export(url, known_kinds, counter),
+        lambda known_kinds, counter: segment_export(url, known_kinds, counter, property_paths),
         RAW_SCHEMA,
         MESSAGE_TABLES,
         target,
-        after_load=lambda load_ids: refresh_event_views(
-            target, RAW_SCHEMA, "tracks", "event", "properties", load_ids
+        after_load=lambda interrupted: refresh_event_views(
+            target, RAW_SCHEMA, "tracks", "event", "properties", property_paths, interrupted
         ),
     )

@@ -245,6 +245,56 @@ def test_a_new_property_adds_a_column_and_a_type_conflict_does_not_fail(fresh_wa
     ) == [(None, "E42"), (1, None), (3, None)]
 
 
+def test_integers_and_decimals_of_one_property_make_one_decimal_column(fresh_warehouse, tmp_path):
+    write_segment_file(
+        tmp_path,
+        [
+            segment_message(message_id="r1", event="Build Failed", properties={"ratio": 1}),
+            segment_message(message_id="r2", event="Build Failed", properties={"ratio": 0.5}),
+        ],
+    )
+
+    segment.load(tmp_path, fresh_warehouse)
+
+    assert columns(fresh_warehouse, "raw_segment", "build_failed")["ratio"] == "double precision"
+    assert query(fresh_warehouse, "select ratio from raw_segment.build_failed order by id") == [
+        (1.0,),
+        (0.5,),
+    ]
+
+
+def test_an_event_table_of_an_earlier_loader_becomes_a_view_with_all_its_rows(
+    fresh_warehouse, tmp_path
+):
+    write_segment_file(
+        tmp_path, [segment_message(message_id="old", event="Build Failed", properties={"code": 1})]
+    )
+    segment.load(tmp_path, fresh_warehouse)
+    with fresh_warehouse.cursor() as cursor:
+        # What an earlier loader left: the event's rows in a table of their own.
+        cursor.execute("drop view raw_segment.build_failed")
+        cursor.execute("delete from raw_segment._event_view_columns")
+        cursor.execute(
+            "create table raw_segment.build_failed as select id, 1::bigint as code"
+            " from raw_segment.tracks"
+        )
+    write_segment_file(
+        tmp_path,
+        [segment_message(message_id="new", event="Build Failed", properties={"step": "test"})],
+        name="part-0001.gz",
+    )
+
+    segment.load(tmp_path, fresh_warehouse)
+
+    assert query(
+        fresh_warehouse,
+        "select table_type from information_schema.tables where table_name = 'build_failed'",
+    ) == [("VIEW",)]
+    assert query(
+        fresh_warehouse, "select id, code, step from raw_segment.build_failed order by id"
+    ) == [("new", None, "test"), ("old", 1, None)]
+
+
 def test_loads_into_raw_tables_created_beforehand_from_the_documented_columns(
     fresh_warehouse, tmp_path
 ):
