@@ -171,8 +171,11 @@ def fill_raw_tables(target: warehouse.Connection, raw_schema: str, key: str, cop
     (and `_dlt_id`), then vacuum and analyze them."""
     with target.cursor() as cursor:
         cursor.execute(
-            "select table_name, array_agg(column_name::text) from information_schema.columns"
-            " where table_schema = %s and table_name not like '\\_%%' group by table_name",
+            "select columns.table_name, array_agg(columns.column_name::text)"
+            " from information_schema.columns"
+            " join information_schema.tables using (table_schema, table_name)"
+            " where columns.table_schema = %s and columns.table_name not like '\\_%%'"
+            " and tables.table_type = 'BASE TABLE' group by columns.table_name",
             (raw_schema,),
         )
         for table, columns in cursor.fetchall():
@@ -246,7 +249,7 @@ def _empty_raw_tables(target: warehouse.Connection, raw_schema: str) -> None:
         cursor.execute(
             "select string_agg(format('%%I.%%I', table_schema, table_name), ', ')"
             " from information_schema.tables where table_schema = %s"
-            " and table_name not like '\\_%%'",
+            " and table_name not like '\\_%%' and table_type = 'BASE TABLE'",
             (raw_schema,),
         )
         cursor.execute(f"truncate {cursor.fetchone()[0]}")
