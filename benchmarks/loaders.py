@@ -42,6 +42,7 @@ from pathlib import Path
 import orjson
 
 from pipelines import loading, warehouse
+from pipelines.loading.merging import base_table_columns
 from pipelines.sources import amplitude, segment
 
 FILES = 20
@@ -170,15 +171,7 @@ def fill_raw_tables(target: warehouse.Connection, raw_schema: str, key: str, cop
     """Add `copies` copies of every row of the raw schema's data tables, each with a new `key`
     (and `_dlt_id`), then vacuum and analyze them."""
     with target.cursor() as cursor:
-        cursor.execute(
-            "select columns.table_name, array_agg(columns.column_name::text)"
-            " from information_schema.columns"
-            " join information_schema.tables using (table_schema, table_name)"
-            " where columns.table_schema = %s and columns.table_name not like '\\_%%'"
-            " and tables.table_type = 'BASE TABLE' group by columns.table_name",
-            (raw_schema,),
-        )
-        for table, columns in cursor.fetchall():
+        for table, columns in _data_tables(cursor, raw_schema).items():
             relation = f'"{raw_schema}"."{table}"'
             names = ", ".join(f'"{column}"' for column in columns)
             values = ", ".join(
@@ -246,13 +239,19 @@ def _new_export(
 
 def _empty_raw_tables(target: warehouse.Connection, raw_schema: str) -> None:
     with target.cursor() as cursor:
-        cursor.execute(
-            "select string_agg(format('%%I.%%I', table_schema, table_name), ', ')"
-            " from information_schema.tables where table_schema = %s"
-            " and table_name not like '\\_%%' and table_type = 'BASE TABLE'",
-            (raw_schema,),
+        tables = ", ".join(
+            f'"{raw_schema}"."{table}"' for table in _data_tables(cursor, raw_schema)
         )
-        cursor.execute(f"truncate {cursor.fetchone()[0]}")
+        cursor.execute(f"truncate {tables}")
+
+
+def _data_tables(cursor, raw_schema: str) -> dict[str, list[str]]:
+    """The columns of each table of loaded rows (dlt's own tables and `_rejected` aside)."""
+    return {
+        table: columns
+        for table, columns in base_table_columns(cursor, raw_schema).items()
+        if not table.startswith("_")
+    }
 
 
 def peak_rss_at(server: warehouse.Connection, events: int) -> tuple[int, int]:

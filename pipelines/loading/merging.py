@@ -58,16 +58,9 @@ def index_lookups(
     wanted += [(table, (LOAD_ID_COLUMN,)) for table in counted_tables]
     dataset = pipeline.dataset_name
     with target.cursor() as cursor:
-        cursor.execute(
-            # Base tables only: a view (an event of Segment's) has no index.
-            "select column_name.table_name, array_agg(column_name.column_name::text)"
-            " from information_schema.columns as column_name"
-            " join information_schema.tables as relation using (table_schema, table_name)"
-            " where table_schema = %s and relation.table_type = 'BASE TABLE'"
-            " group by column_name.table_name",
-            (dataset,),
-        )
-        columns = {table: set(names) for table, names in cursor.fetchall()}
+        columns = {
+            table: set(names) for table, names in base_table_columns(cursor, dataset).items()
+        }
         cursor.execute(
             "select indexed.relname, array_agg(attribute.attname::text order by key.position)"
             " from pg_index as index"
@@ -91,3 +84,18 @@ def index_lookups(
                 f" ({', '.join(map(quoted, keys))})"
             )
             indexed.add((table, keys))
+
+
+def base_table_columns(cursor, schema: str) -> dict[str, list[str]]:
+    """The columns of each table of `schema`, in order; views (Segment's per-event relations)
+    are left out: they hold no rows and take no index."""
+    cursor.execute(
+        "select columns.table_name::text,"
+        " array_agg(columns.column_name::text order by columns.ordinal_position)"
+        " from information_schema.columns"
+        " join information_schema.tables using (table_schema, table_name)"
+        " where columns.table_schema = %s and tables.table_type = 'BASE TABLE'"
+        " group by columns.table_name",
+        (schema,),
+    )
+    return dict(cursor.fetchall())

@@ -22,6 +22,7 @@ from psycopg2.extras import execute_values
 from pipelines import warehouse
 from pipelines.loading.batches import column_for
 from pipelines.loading.delivery_order import RECEIPT_ORDER
+from pipelines.loading.merging import base_table_columns
 from pipelines.loading.naming import POSTGRES_NAMING, quoted, snake_case
 from pipelines.loading.property_paths import PropertyPaths
 from pipelines.loading.settings import LOAD_ID_COLUMN
@@ -91,7 +92,8 @@ def refresh_event_views(
     run: their paths are read back from their rows in `table`)."""
     with target.cursor() as cursor:
         _ensure_catalog(cursor, schema)
-        base_columns = _table_columns(cursor, schema, table)
+        tables = base_table_columns(cursor, schema)
+        base_columns = tables.get(table, [])
         if json_column not in base_columns:
             return
         source = schema, table, event_column, json_column
@@ -99,7 +101,7 @@ def refresh_event_views(
         if read_back:
             rows = f"{LOAD_ID_COLUMN} = any(%s)"
             _merge(paths, _path_kinds(cursor, *source, rows, [list(read_back)]))
-        legacy = _base_tables(cursor, schema, sorted(paths))
+        legacy = set(paths) & tables.keys()
         if legacy:
             # Every row of an event written as a table before: its columns come from all.
             rows = f"{quoted(event_column)} = any(%s)"
@@ -145,24 +147,6 @@ def _ensure_catalog(cursor, schema: str) -> None:
         "   then 'bigint' else 'text' end"
         " end $$"
     )
-
-
-def _table_columns(cursor, schema: str, table: str) -> list[str]:
-    cursor.execute(
-        "select column_name::text from information_schema.columns"
-        " where table_schema = %s and table_name = %s order by ordinal_position",
-        (schema, table),
-    )
-    return [row[0] for row in cursor.fetchall()]
-
-
-def _base_tables(cursor, schema: str, names: list[str]) -> set[str]:
-    cursor.execute(
-        "select table_name::text from information_schema.tables where table_schema = %s"
-        " and table_type = 'BASE TABLE' and table_name = any(%s)",
-        (schema, names),
-    )
-    return {row[0] for row in cursor.fetchall()}
 
 
 def _path_kinds(

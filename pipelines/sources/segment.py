@@ -131,12 +131,7 @@ def segment_messages(
 ) -> Iterator[Any]:
     loaded_files: dict[str, int] = dlt.current.resource_state().setdefault("loaded_files", {})
     batches = TableBatches(known_kinds, RAW_SCHEMA)
-    line_format = JsonLinesFormat(
-        SOURCE,
-        is_plain,
-        functools.partial(plain_columns, property_paths=property_paths),
-        functools.partial(message_rows, property_paths=property_paths),
-    )
+    line_format = segment_line_format(property_paths)
     for file in sorted(files, key=lambda file: file["file_url"]):
         url, size = file["file_url"], file["size_in_bytes"]
         if loaded_files.get(url) == size:
@@ -415,7 +410,14 @@ def _text_column(messages: list[dict], field: str) -> pa.Array:
     return pa.array([message.get(field) or None for message in messages], pa.string())
 
 
-LINE_FORMAT = JsonLinesFormat(SOURCE, is_plain, plain_columns, message_rows)
+def segment_line_format(property_paths: PropertyPaths | None = None) -> JsonLinesFormat:
+    """How Segment's lines become rows, the tracks' property paths going to `property_paths`."""
+    return JsonLinesFormat(
+        SOURCE,
+        is_plain,
+        functools.partial(plain_columns, property_paths=property_paths),
+        functools.partial(message_rows, property_paths=property_paths),
+    )
 
 
 def load(path: str | Path, target: warehouse.Connection) -> LoadReport:

@@ -4,7 +4,6 @@ the message-by-message path, and falls back to it whenever values do not fit col
 from __future__ import annotations
 
 import dataclasses
-import functools
 import io
 import json
 from datetime import datetime
@@ -98,22 +97,13 @@ def columns_only(line_format: JsonLinesFormat) -> JsonLinesFormat:
     return dataclasses.replace(line_format, message_rows=no_fallback)
 
 
-def collecting_paths(line_format: JsonLinesFormat, paths: PropertyPaths) -> JsonLinesFormat:
-    """Segment's format gathering the tracks' property paths into `paths`, as a load does."""
-    return dataclasses.replace(
-        line_format,
-        plain_columns=functools.partial(line_format.plain_columns, property_paths=paths),
-        message_rows=functools.partial(line_format.message_rows, property_paths=paths),
-    )
-
-
 def test_segment_columns_equal_the_message_by_message_rows():
     columnar_paths, reference_paths = PropertyPaths(), PropertyPaths()
     columnar, columnar_kinds = loaded_rows(
-        columns_only(collecting_paths(segment.LINE_FORMAT, columnar_paths)), SEGMENT_MESSAGES
+        columns_only(segment.segment_line_format(columnar_paths)), SEGMENT_MESSAGES
     )
     reference, reference_kinds = loaded_rows(
-        message_by_message(collecting_paths(segment.LINE_FORMAT, reference_paths)),
+        message_by_message(segment.segment_line_format(reference_paths)),
         SEGMENT_MESSAGES,
     )
 
@@ -166,8 +156,8 @@ def test_a_chunk_whose_values_do_not_fit_columns_loads_message_by_message():
     ]
 
     paths = PropertyPaths()
-    columnar, _ = loaded_rows(collecting_paths(segment.LINE_FORMAT, paths), messages)
-    reference, _ = loaded_rows(message_by_message(segment.LINE_FORMAT), messages)
+    columnar, _ = loaded_rows(segment.segment_line_format(paths), messages)
+    reference, _ = loaded_rows(message_by_message(segment.segment_line_format()), messages)
 
     assert columnar == reference
     assert paths.kinds("build_failed") == [
