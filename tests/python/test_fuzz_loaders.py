@@ -46,7 +46,7 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 MESSAGE_TABLES = {segment.SOURCE: set(segment.MESSAGE_TABLES), amplitude.SOURCE: {"events"}}
-FORMATS = [segment.LINE_FORMAT, amplitude.LINE_FORMAT]
+FORMATS = [segment.segment_line_format(), amplitude.LINE_FORMAT]
 
 # Findings of `make fuzz` and the list, kept as fixed cases.
 REGRESSION_LINES = [
@@ -207,8 +207,8 @@ def export_lines(messages: st.SearchStrategy) -> st.SearchStrategy:
 def test_segment_lines_never_raise_and_every_line_is_counted_once(lines_and_separator):
     lines, separator = lines_and_separator
     data = b"".join(line.replace(b"\n", b" ") + separator for line in lines)
-    first = check_invariants(segment.LINE_FORMAT, data, io.BytesIO(data))
-    assert check_invariants(segment.LINE_FORMAT, data, io.BytesIO(data)) == first
+    first = check_invariants(segment.segment_line_format(), data, io.BytesIO(data))
+    assert check_invariants(segment.segment_line_format(), data, io.BytesIO(data)) == first
 
 
 @given(export_lines(AMPLITUDE_EVENTS))
@@ -261,7 +261,7 @@ def test_a_gzip_stream_cut_at_every_offset_loads_its_whole_lines():
     whole = gzip.compress(data, mtime=0)
     for offset in range(len(whole) + 1):
         stream = GunzipStream(io.BytesIO(whole[:offset]))
-        result = check_invariants(segment.LINE_FORMAT, data, stream)
+        result = check_invariants(segment.segment_line_format(), data, stream)
         loaded = len(result["tables"].get("tracks", []))
         if offset == len(whole):
             assert (loaded, result["rejections"]) == (6, [])
@@ -287,7 +287,7 @@ def test_a_10_mb_line_loads():
     }
     data = orjson.dumps(big) + b"\n"
 
-    result = check_invariants(segment.LINE_FORMAT, data, io.BytesIO(data))
+    result = check_invariants(segment.segment_line_format(), data, io.BytesIO(data))
 
     assert len(result["tables"]["tracks"]) == 1
 
@@ -298,7 +298,9 @@ def test_a_file_of_bad_lines_is_quarantined_in_bounded_batches():
 
     with mock.patch.object(dlt.current, "load_package_state", lambda: {"load_id": "1"}):
         items = list(
-            loading.json_lines_items(segment.LINE_FORMAT, io.BytesIO(data), "f", batches, counter)
+            loading.json_lines_items(
+                segment.segment_line_format(), io.BytesIO(data), "f", batches, counter
+            )
         )
 
     sizes = [item.data.num_rows for item in items]
