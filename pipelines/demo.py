@@ -10,7 +10,7 @@ from rich.table import Table
 from pipelines import warehouse
 from pipelines.generate import GeneratorConfig, generate
 from pipelines.masking import mask_urls
-from pipelines.transform import dbt
+from pipelines.transform import WITHOUT_UNIT_TESTS, dbt
 
 console = Console()
 
@@ -77,7 +77,9 @@ def run_demo(data_dir: Path) -> int:
     for raw_schema, load in loads:
         console.print(f"[green]✓[/] loaded {raw_schema} ({load().summary()})")
     console.print("running dbt build …")
-    exit_code = dbt(["build", "--quiet", "--vars", WARN_ON_COMPLETENESS], target)
+    exit_code = dbt(
+        ["build", "--quiet", *WITHOUT_UNIT_TESTS, "--vars", WARN_ON_COMPLETENESS], target
+    )
     if exit_code != 0:
         console.print("[red]✗[/] dbt build failed")
         return exit_code

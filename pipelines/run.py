@@ -29,7 +29,7 @@ from rich.markup import escape
 from pipelines import ops, plan_lint
 from pipelines.errors import UserError
 from pipelines.masking import mask_urls
-from pipelines.transform import dbt
+from pipelines.transform import WITHOUT_UNIT_TESTS, dbt
 from pipelines.warehouse import PROJECT_ROOT, Connection
 
 if TYPE_CHECKING:  # the loaders import dlt (seconds): a locked-out run exits before that
@@ -176,7 +176,7 @@ def run(
     )
     timed(
         "running dbt build",
-        lambda: build_step(run_dbt("build", *config.dbt_arguments), target),
+        lambda: build_step(run_dbt("build", *WITHOUT_UNIT_TESTS, *config.dbt_arguments), target),
     )
     timed("linting event names against the tracking plan", lint_step, target)
     return summary

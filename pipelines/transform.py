@@ -18,6 +18,10 @@ PROFILE_TEMPLATE = PROJECT_ROOT / "profiles.example.yml"
 PROFILES_DIR = EMBEDDED_DIR / "profiles"
 # Written by every dbt command: what the last one compiled, for the target it used.
 MANIFEST_PATH = PROJECT_ROOT / "target" / "manifest.json"
+# The scheduled run and the demo build without dbt's unit tests: they check the models' logic
+# on fixed inputs, not the data, so they belong to CI (`make test` runs them once), and in a
+# build they cost about as much as the models of a day's new data.
+WITHOUT_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
 
 
 def dbt(

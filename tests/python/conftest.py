@@ -19,6 +19,15 @@ from pipelines.generate import GeneratorConfig, generate
 from pipelines.transform import dbt
 
 
+@pytest.fixture(scope="session", autouse=True)
+def builds_without_unit_tests() -> Iterator[None]:
+    """Every dbt build of the suite skips dbt's unit tests, as the scheduled run does:
+    test_dbt_unit_tests.py runs them once."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DBT_EXCLUDE_RESOURCE_TYPES", "unit_test")
+        yield
+
+
 @contextmanager
 def fresh_database() -> Iterator[warehouse.Connection]:
     """An empty database on the configured server, dropped afterwards."""
