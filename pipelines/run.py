@@ -1,6 +1,6 @@
 """`analytics run`: the scheduled job. Every configured load, then `dbt source freshness`,
-`dbt build` (models with their data and unit tests, the completeness test included) and the
-tracking-plan lint, ending with a summary a person reads in ten seconds.
+`dbt build` (models with their data tests, the completeness test included; unit tests are
+left to CI) and the tracking-plan lint, ending with a summary a person reads in ten seconds.
 
 `scheduled_run` runs it unattended (contract §3, §11): one run at a time, each recorded in
 `ops.pipeline_runs` step by step, one progress line per step, dbt's output in a log file,
