@@ -43,23 +43,3 @@
         "coalesce(" ~ latest ~ ", cast('1970-01-01 00:00:00+00' as timestamptz))",
     ) }}
 {%- endmacro %}
-
-{#- The stitched events an incremental run must reprocess: those received since the last run,
-    every event of a device whose claims changed since then, and every event of a user id an
-    alias merged since then (their stitching may change). `events` holds
-    int_events_stitched_to_users' columns; `device_claims` and `user_ids_merged` name
-    int_anonymous_ids_mapped_to_users and int_user_ids_merged_by_alias, referenced by the
-    model itself (a ref inside an incremental branch escapes dbt's dependency graph). -#}
-{% macro stitching_changed_since_last_run(events, device_claims, user_ids_merged) -%}
-    {{ received_since_last_run(events ~ '.received_at', events ~ '.source') }}
-    or {{ events }}.anonymous_id in (
-        select {{ device_claims }}.anonymous_id from {{ device_claims }}
-        where
-            {{ device_claims }}.claims_changed_received_at
-            >= {{ identifications_reprocess_from() }}
-    )
-    or {{ events }}.source_user_id in (
-        select {{ user_ids_merged }}.previous_user_id from {{ user_ids_merged }}
-        where {{ user_ids_merged }}.merged_received_at >= {{ identifications_reprocess_from() }}
-    )
-{%- endmacro %}

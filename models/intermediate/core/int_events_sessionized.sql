@@ -1,15 +1,3 @@
-{{ config(
-    materialized='incremental',
-    unique_key='event_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='append_new_columns',
-    indexes=[
-        {'columns': ['event_id'], 'unique': true},
-        {'columns': ['session_owner_id']},
-        {'columns': ['source', 'received_at']},
-    ],
-) }}
-
 with events as (
 
     select * from {{ ref('int_events_stitched_to_users') }}
@@ -19,18 +7,6 @@ with events as (
 amplitude_events as (
 
     select * from {{ ref('stg_amplitude__events') }}
-
-),
-
-device_claims as (
-
-    select * from {{ ref('int_anonymous_ids_mapped_to_users') }}
-
-),
-
-user_ids_merged as (
-
-    select * from {{ ref('int_user_ids_merged_by_alias') }}
 
 ),
 
@@ -49,21 +25,15 @@ amplitude_sessions as (
 
 ),
 
--- Production-derived events are not product activity and open no session. An event belongs
--- to its stitched user, or to its device while the user is unknown: its session owner.
-owned_events as (
+-- Production-derived events are not product activity and open no session.
+tracked_events as (
 
     select
         events.event_id,
-        events.source,
-        events.received_at,
         events.occurred_at,
         events.user_id,
         events.anonymous_id,
         events.org_id,
-        coalesce(
-            events.user_id, {{ dbt.concat(["'anonymous:'", 'events.anonymous_id']) }}
-        ) as session_owner_id,
         amplitude_sessions.device_id as amplitude_device_id,
         amplitude_sessions.amplitude_session_id
     from events
@@ -75,54 +45,19 @@ owned_events as (
 
 ),
 
-{% if is_incremental() %}
-    -- An incremental run re-sessionizes every event of each owner whose events changed: the
-    -- owners, now and before, of the events whose stitching may have changed, and of those
-    -- whose Amplitude copy (with its session) arrived since the last run. Sessions are
-    -- computed per owner, so an owner's whole history gives them exactly.
-    changed_events as (
-
-        select events.event_id from events
-        where {{ stitching_changed_since_last_run('events', 'device_claims', 'user_ids_merged') }}
-        union
-        select coalesce(amplitude_events.insert_id, amplitude_events.event_uuid)
-        from amplitude_events
-        where
-            amplitude_events.received_at
-            >= {{ reprocess_from("where source = 'amplitude'") }}
-
-    ),
-
-    changed_owners as (
-
-        select owned_events.session_owner_id from owned_events
-        where owned_events.event_id in (select changed_events.event_id from changed_events)
-        union
-        select previous.session_owner_id from {{ this }} as previous
-        where previous.event_id in (select changed_events.event_id from changed_events)
-
-    ),
-{% endif %}
-
-tracked_events as (
-
-    select * from owned_events
-    {% if is_incremental() %}
-        where session_owner_id in (select changed_owners.session_owner_id from changed_owners)
-    {% endif %}
-
-),
-
--- Every other event's session starts with its owner's first such event or after a silence
--- longer than the var analytics__session_inactivity_minutes.
+-- Every other event belongs to its stitched user, or to its device while the user is
+-- unknown, and a session starts with an owner's first such event or after a silence longer
+-- than the var analytics__session_inactivity_minutes.
 gap_events as (
 
     select
         event_id,
         occurred_at,
-        session_owner_id,
+        coalesce(
+            user_id, {{ dbt.concat(["'anonymous:'", 'anonymous_id']) }}
+        ) as session_owner_id,
         lag(occurred_at) over (
-            partition by session_owner_id
+            partition by coalesce(user_id, {{ dbt.concat(["'anonymous:'", 'anonymous_id']) }})
             order by occurred_at, event_id
         ) as previous_occurred_at
     from tracked_events
@@ -173,10 +108,7 @@ sessionized as (
         tracked_events.occurred_at,
         tracked_events.user_id,
         tracked_events.amplitude_device_id as anonymous_id,
-        tracked_events.org_id,
-        tracked_events.session_owner_id,
-        tracked_events.source,
-        tracked_events.received_at
+        tracked_events.org_id
     from tracked_events
     where tracked_events.amplitude_session_id is not null
     union all
@@ -191,10 +123,7 @@ sessionized as (
         tracked_events.occurred_at,
         tracked_events.user_id,
         tracked_events.anonymous_id,
-        tracked_events.org_id,
-        tracked_events.session_owner_id,
-        tracked_events.source,
-        tracked_events.received_at
+        tracked_events.org_id
     from tracked_events
     inner join gap_sessions
         on tracked_events.event_id = gap_sessions.event_id

@@ -27,8 +27,9 @@ user_ids_merged as (
 
 ),
 
--- An incremental run takes the events whose stitching may have changed since the last run
--- (see stitching_changed_since_last_run).
+-- Incremental runs take the events received since the last run (see
+-- received_since_last_run), every event of a device whose claims changed since then, and
+-- every event of a user id an alias merged since then: their stitching may change.
 final as (
 
     select
@@ -45,7 +46,18 @@ final as (
         events.received_at
     from events
     {% if is_incremental() %}
-        where {{ stitching_changed_since_last_run('events', 'device_claims', 'user_ids_merged') }}
+        where
+            {{ received_since_last_run('events.received_at', 'events.source') }}
+            or events.anonymous_id in (
+                select device_claims.anonymous_id from device_claims
+                where
+                    device_claims.claims_changed_received_at
+                    >= {{ identifications_reprocess_from() }}
+            )
+            or events.source_user_id in (
+                select user_ids_merged.previous_user_id from user_ids_merged
+                where user_ids_merged.merged_received_at >= {{ identifications_reprocess_from() }}
+            )
     {% endif %}
 
 )
