@@ -24,17 +24,6 @@ org_events as (
 
 ),
 
-anchors as (
-
-    {%- for anchor_event in anchor_events | unique %}
-        select cast({{ funnel_literal(anchor_event) }} as {{ dbt.type_string() }}) as anchor_event
-        {%- if not loop.last %}
-            union all
-        {%- endif %}
-    {%- endfor %}
-
-),
-
 entity_events as (
 
     select
@@ -85,87 +74,63 @@ collapsed_events as (
 
 ),
 
-stream_lengths as (
+-- Each entity's collapsed events with the stream's length and, for each anchor event, the
+-- first position where the entity did it (null when it never did).
+positioned_events as (
 
     select
         entity_type,
         entity_id,
-        max(position) as last_position
+        event_name,
+        position,
+        max(position) over entity_stream as last_position,
+    {%- for anchor_event in anchor_events | unique %}
+        min(case when event_name = {{ funnel_literal(anchor_event) }} then position end)
+            over entity_stream as anchor_{{ loop.index }}_position
+        {{- ',' if not loop.last }}
+    {%- endfor %}
     from collapsed_events
-    group by entity_type, entity_id
+    window entity_stream as (partition by entity_type, entity_id)
 
 ),
 
--- Each entity's first occurrence of each anchor event.
-entity_anchors as (
-
-    select
-        collapsed_events.entity_type,
-        collapsed_events.entity_id,
-        anchors.anchor_event,
-        min(collapsed_events.position) as anchor_position
-    from collapsed_events
-    inner join anchors
-        on collapsed_events.event_name = anchors.anchor_event
-    group by collapsed_events.entity_type, collapsed_events.entity_id, anchors.anchor_event
-
-),
-
-directions as (
-
-    select 'before' as direction
-    union all
-    select 'after' as direction
-
-),
-
--- The anchor and up to path_length events after it (or before it), in stream order.
+-- The anchor and up to path_length events after it (or before it), in stream order: one pass
+-- over the positioned events per anchor and direction, keeping the events near the anchor.
 entity_paths as (
 
-    select
-        entity_anchors.entity_type,
-        entity_anchors.entity_id,
-        entity_anchors.anchor_event,
-        directions.direction,
-        array_agg(collapsed_events.event_name order by collapsed_events.position) as events,
-        case
-            when directions.direction = 'after'
-                then stream_lengths.last_position
-                    - entity_anchors.anchor_position < {{ path_length }}
-            else entity_anchors.anchor_position <= {{ path_length }}
-        end as has_stream_edge,
-        count(*) - 1 as path_length
-    from entity_anchors
-    cross join directions
-    inner join stream_lengths
-        on
-            entity_anchors.entity_type = stream_lengths.entity_type
-            and entity_anchors.entity_id = stream_lengths.entity_id
-    inner join collapsed_events
-        on
-            entity_anchors.entity_type = collapsed_events.entity_type
-            and entity_anchors.entity_id = collapsed_events.entity_id
-            and (
-                (
-                    directions.direction = 'after'
-                    and collapsed_events.position
-                    between entity_anchors.anchor_position
-                    and entity_anchors.anchor_position + {{ path_length }}
-                )
-                or (
-                    directions.direction = 'before'
-                    and collapsed_events.position
-                    between entity_anchors.anchor_position - {{ path_length }}
-                    and entity_anchors.anchor_position
-                )
-            )
-    group by
-        entity_anchors.entity_type,
-        entity_anchors.entity_id,
-        entity_anchors.anchor_event,
-        entity_anchors.anchor_position,
-        directions.direction,
-        stream_lengths.last_position
+    {%- for anchor_event in anchor_events | unique %}
+        {%- set anchor_position = 'anchor_' ~ loop.index ~ '_position' %}
+        {%- set last_anchor = loop.last %}
+        {%- for direction in ['before', 'after'] %}
+            select
+                entity_type,
+                entity_id,
+                cast({{ funnel_literal(anchor_event) }} as {{ dbt.type_string() }})
+                    as anchor_event,
+                '{{ direction }}' as direction,
+                array_agg(event_name order by position) as events,
+                {%- if direction == 'after' %}
+                    max(last_position) - max({{ anchor_position }}) < {{ path_length }}
+                        as has_stream_edge,
+                {%- else %}
+                    max({{ anchor_position }}) <= {{ path_length }} as has_stream_edge,
+                {%- endif %}
+                count(*) - 1 as path_length
+            from positioned_events
+            where
+                {%- if direction == 'after' %}
+                    position between {{ anchor_position }}
+                    and {{ anchor_position }} + {{ path_length }}
+                {%- else %}
+                    position between {{ anchor_position }} - {{ path_length }}
+                    and {{ anchor_position }}
+                {%- endif %}
+            group by entity_type, entity_id
+            {%- if not (last_anchor and loop.last) %}
+                union all
+            {%- endif %}
+        {%- endfor %}
+    {%- endfor %}
 
 ),
 
