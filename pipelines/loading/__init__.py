@@ -14,6 +14,7 @@ One module per idea, in the order a line travels:
 - `postgres_event_views`: Segment's table per event, as PostgreSQL views over `tracks`;
 - `counting`: read = loaded + duplicate + rejected, and the progress shown meanwhile;
 - `runs`: a load end to end, its dlt state kept in the warehouse;
+- `collection`: fewer garbage collections while a load allocates its messages;
 - `settings`: how dlt is set up for all of it (quiet, masked logs; COPY keeping '').
 
 The names below are what the sources, the CLI and the scheduled run use.

@@ -18,6 +18,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from pipelines import warehouse
 from pipelines.errors import UserError
+from pipelines.loading.collection import fewer_collections
 from pipelines.loading.columns import existing_column_kinds
 from pipelines.loading.counting import LoadReport, ReadCounter, rows_loaded
 from pipelines.loading.merging import index_lookups
@@ -66,20 +67,21 @@ def load_packages(
     on_extracted: Callable[[], None] = lambda: None,
     after_load: Callable[[Sequence[str]], None] = lambda interrupted: None,
 ) -> LoadedPackages:
-    """Extract, normalize and load `source` (Arrow tables by `COPY`), its lookups indexed
-    (`index_lookups`) before the merge — in tables that exist — and after it, in the tables
-    this load created; then `after_load`, given the load ids of an interrupted run that this
-    one finished first."""
-    # The warehouse holds the state: a missing or older local folder is restored from it.
-    pipeline.sync_destination()
-    finished = _finish_interrupted_load(pipeline, target, counted_tables)
-    _extract(pipeline, source)
-    on_extracted()
-    row_counts = pipeline.normalize().row_counts
-    index_lookups(pipeline, target, counted_tables)
-    load_ids = pipeline.load().loads_ids
-    index_lookups(pipeline, target, counted_tables)
-    after_load(finished)
+    """Extract, normalize and load `source` (Arrow tables by `COPY`) with
+    `fewer_collections`, its lookups indexed (`index_lookups`) before the merge — in tables
+    that exist — and after it, in the tables this load created; then `after_load`, given the
+    load ids of an interrupted run that this one finished first."""
+    with fewer_collections():
+        # The warehouse holds the state: a missing or older local folder is restored from it.
+        pipeline.sync_destination()
+        finished = _finish_interrupted_load(pipeline, target, counted_tables)
+        _extract(pipeline, source)
+        on_extracted()
+        row_counts = pipeline.normalize().row_counts
+        index_lookups(pipeline, target, counted_tables)
+        load_ids = pipeline.load().loads_ids
+        index_lookups(pipeline, target, counted_tables)
+        after_load(finished)
     return LoadedPackages(load_ids, row_counts)
 
 

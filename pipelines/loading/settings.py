@@ -1,7 +1,7 @@
 """How dlt runs for these loaders, set once on import: quiet logs with every connection
-string masked (`set_verbose` shows them), uncompressed load files, `_dlt_load_id` on Arrow
-tables (the counts select a run's rows by it), and COPY without dlt's FORCE_NULL, so an
-empty string stays an empty string."""
+string masked (`set_verbose` shows them), uncompressed load files of a bounded number of
+rows (copied in parallel), `_dlt_load_id` on Arrow tables (the counts select a run's rows by
+it), and COPY without dlt's FORCE_NULL, so an empty string stays an empty string."""
 
 from __future__ import annotations
 
@@ -45,6 +45,10 @@ def set_verbose(verbose: bool) -> None:
 dlt_postgres.is_nullable_column = lambda column: False
 # Load files live only until they are copied in: gzipping them took a third of normalize.
 dlt.config["data_writer.disable_compression"] = True
+# Normalized load files of at most this many rows: dlt copies a table's files into
+# PostgreSQL over parallel connections, so a large load's `COPY` uses every core of the
+# server instead of one (1,000,000 Segment events: 10 files, one COPY each).
+dlt.config["normalize.data_writer.file_max_items"] = 100_000
 # Arrow tables get `_dlt_load_id` like rows do: the counts of a run select its rows by it.
 dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
 LOAD_ID_COLUMN = "_dlt_load_id"
