@@ -22,6 +22,7 @@ import uuid
 from pathlib import Path
 
 from pipelines import warehouse
+from pipelines.demo import WARN_ON_COMPLETENESS
 from pipelines.transform import WITHOUT_UNIT_TESTS, dbt
 from pipelines.warehouse import PROJECT_ROOT, Connection
 
@@ -34,7 +35,6 @@ EVENT_CHAIN = (
     "int_anonymous_ids_mapped_to_users",
     "fct_events",
 )
-WARN_ON_COMPLETENESS = ("--vars", "{analytics__completeness_severity: warn}")
 EVENT_NAMES = (
     "array['Build Started', 'Build Succeeded', 'Build Failed', 'Dashboard Viewed',"
     " 'Plan Page Viewed', 'click-plan-update', 'Project Created', 'User Logged In']"
@@ -116,7 +116,7 @@ def timed_build(target: Connection, *arguments: str) -> tuple[float, dict[str, f
     """Wall seconds of a `dbt build` as the scheduled run does it, and the seconds each of its
     nodes took."""
     started = time.perf_counter()
-    build = ["build", "--quiet", *WITHOUT_UNIT_TESTS, *WARN_ON_COMPLETENESS, *arguments]
+    build = ["build", "--quiet", *WITHOUT_UNIT_TESTS, "--vars", WARN_ON_COMPLETENESS, *arguments]
     if dbt(build, target) != 0:
         raise SystemExit(f"dbt build {' '.join(arguments)} failed")
     wall = time.perf_counter() - started
