@@ -23,13 +23,12 @@ from pathlib import Path
 
 from pipelines import warehouse
 from pipelines.demo import WARN_ON_COMPLETENESS
-from pipelines.transform import WITHOUT_UNIT_TESTS, dbt
-from pipelines.warehouse import PROJECT_ROOT, Connection
+from pipelines.transform import RUN_RESULTS_PATH, WITHOUT_UNIT_TESTS, dbt
+from pipelines.warehouse import Connection
 
 DAYS = 90
 EVENTS_PER_ACTIVE_USER = 5
 RESULTS = Path(__file__).with_name("results.json")
-RUN_RESULTS = PROJECT_ROOT / "target" / "run_results.json"
 EVENT_CHAIN = (
     "int_events_deduplicated",
     "int_anonymous_ids_mapped_to_users",
@@ -120,7 +119,7 @@ def timed_build(target: Connection, *arguments: str) -> tuple[float, dict[str, f
     if dbt(build, target) != 0:
         raise SystemExit(f"dbt build {' '.join(arguments)} failed")
     wall = time.perf_counter() - started
-    results = json.loads(RUN_RESULTS.read_text())["results"]
+    results = json.loads(RUN_RESULTS_PATH.read_text())["results"]
     return wall, {result["unique_id"]: result["execution_time"] for result in results}
 
 

@@ -5,17 +5,15 @@
     loops over 14,000 entities and took 83 s, against 0.1 s once the table was analyzed.
 -#}
 {% macro analyze_built_table() -%}
-    {{ return(adapter.dispatch('analyze_built_table')()) }}
-{%- endmacro %}
-
-{% macro default__analyze_built_table() -%}
     {%- if config.get('materialized') in ['table', 'incremental'] -%}
-        analyze {{ this }}
+        {{ adapter.dispatch('analyze_built_table')(this) }}
     {%- endif -%}
 {%- endmacro %}
 
-{% macro spark__analyze_built_table() -%}
-    {%- if config.get('materialized') in ['table', 'incremental'] -%}
-        analyze table {{ this }} compute statistics
-    {%- endif -%}
+{% macro default__analyze_built_table(relation) -%}
+    analyze {{ relation }}
+{%- endmacro %}
+
+{% macro spark__analyze_built_table(relation) -%}
+    analyze table {{ relation }} compute statistics
 {%- endmacro %}

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pipelines.transform import MANIFEST_PATH, dbt
+from pipelines.transform import MANIFEST_PATH, RUN_RESULTS_PATH, dbt
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,7 @@ def test_every_dbt_unit_test_passes(built_warehouse, monkeypatch):
     }
     results = {
         result["unique_id"]: result["status"]
-        for result in json.loads(MANIFEST_PATH.with_name("run_results.json").read_text())["results"]
+        for result in json.loads(RUN_RESULTS_PATH.read_text())["results"]
         if result["unique_id"].startswith("unit_test.")
     }
     assert set(results) == defined
