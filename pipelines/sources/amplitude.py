@@ -17,6 +17,7 @@ it ends, so younger hours are loaded but fetched again on the next run.
 from __future__ import annotations
 
 import itertools
+import operator
 import os
 import tempfile
 import time
@@ -160,11 +161,10 @@ def plain_columns(
     by one. Raises an Arrow error when a field's values do not fit a column (values of
     different types, a JSON field holding no object, a text id given as a decimal)."""
     columns: Columns = {}
-    for field in dict.fromkeys(itertools.chain.from_iterable(events)):
+    for field, values in _field_values(events).items():
         column = _column_name(field)
         if not column:
             continue
-        values = [event.get(field) for event in events]
         if column in JSON_COLUMNS:
             columns[column] = _json_objects(values, field)
         elif column in TIMESTAMP_COLUMNS:
@@ -177,6 +177,24 @@ def plain_columns(
         uploaded = timestamp_column([None] * len(events))
     columns[RECEIPT_ORDER] = receipt_orders(uploaded, orders)
     yield "events", columns, EVENT_HINTS
+
+
+def _field_values(events: list[dict]) -> dict[str, list[Any]]:
+    """Each field's values (None where an event lacks it), the fields in order of first
+    appearance. An export writes every field of every event, null or not: when all events
+    have the first one's fields, one transposition in C (`itemgetter`, `zip`) replaces a
+    `get` per field and event (0.9 s per 1,000,000 events of 15 fields)."""
+    fields = list(events[0])
+    if len(fields) > 1 and all(len(event) == len(fields) for event in events):
+        try:
+            rows = map(operator.itemgetter(*fields), events)
+            return dict(zip(fields, map(list, zip(*rows, strict=True)), strict=True))
+        except KeyError:
+            pass
+    return {
+        field: [event.get(field) for event in events]
+        for field in dict.fromkeys(itertools.chain.from_iterable(events))
+    }
 
 
 def _json_objects(values: list[Any], field: str) -> EncodedColumn:
