@@ -8,12 +8,15 @@ import io
 import json
 from datetime import datetime
 from typing import Any
+from unittest import mock
 
+import dlt
 import pyarrow as pa
 import pytest
 from loader_fixtures import amplitude_event, segment_message
 
 from pipelines.loading import (
+    REJECTED_TABLE,
     JsonLinesFormat,
     PropertyPaths,
     ReadCounter,
@@ -192,3 +195,132 @@ def test_utc_timestamps_end_in_z():
 def test_timestamps_arrow_or_postgres_might_read_differently_do_not_fit_columns(value):
     with pytest.raises(pa.ArrowException):
         to_timestamps(["2024-01-01T10:00:00Z", value])
+
+
+def _line(message: dict[str, Any], **raw_fields: str) -> bytes:
+    """A message's JSON line with `raw_fields` spliced in as written (JSON a serializer
+    would never write: duplicate keys, escapes, numbers out of range)."""
+    text = json.dumps(message)[:-1]
+    return (
+        text + "".join(f', "{key}": {value}' for key, value in raw_fields.items()) + "}"
+    ).encode()
+
+
+def rows_and_rejections(line_format: JsonLinesFormat, lines: list[bytes]) -> dict[str, Any]:
+    """Rows per table (sorted by key, nulls left out, timestamps as instants), the
+    `_rejected` rows (their random `_dlt_id` aside), the counts and the column kinds."""
+    batches, counter = TableBatches({}, "raw_test"), ReadCounter()
+    stream = io.BytesIO(b"\n".join(lines) + b"\n")
+    with mock.patch.object(dlt.current, "load_package_state", lambda: {"load_id": "1"}):
+        items = [
+            *json_lines_items(line_format, stream, "file.gz", batches, counter),
+            *batches.flush_all(),
+        ]
+    tables: dict[str, list[dict[str, Any]]] = {}
+    rejected: list[dict[str, Any]] = []
+    for item in items:
+        table = item.meta.hints["table_name"]
+        if table == REJECTED_TABLE:
+            rejected.extend(
+                {name: value for name, value in row.items() if name != "_dlt_id"}
+                for row in item.data.to_pylist()
+            )
+            continue
+        kinds = batches.kinds[table]
+        tables.setdefault(table, []).extend(
+            {
+                name: datetime.fromisoformat(value) if kinds[name] == "timestamp" else value
+                for name, value in row.items()
+                if value is not None
+            }
+            for row in item.data.to_pylist()
+        )
+    for table, rows in tables.items():
+        key = "id" if "id" in batches.kinds[table] else "insert_id"
+        rows.sort(key=lambda row, key=key: row[key])
+    return {
+        "tables": tables,
+        "rejected": sorted(rejected, key=lambda row: row["line_number"]),
+        "counts": (counter.read, counter.rejected),
+        "kinds": batches.kinds,
+    }
+
+
+def columns_counted(line_format: JsonLinesFormat, calls: list[int]) -> JsonLinesFormat:
+    """The format, counting in `calls` the messages that went down the columnar path."""
+
+    def counted(messages: list[Any], *arguments: Any) -> Any:
+        calls.append(len(messages))
+        return line_format.plain_columns(messages, *arguments)
+
+    return dataclasses.replace(line_format, plain_columns=counted)
+
+
+# Lines of every sort a real export holds next to ordinary ones: values at the edges of
+# JSON and of the types (integers beyond 64 bits, which orjson reads as floats; 2**64 - 1,
+# which it keeps), duplicate keys (the last wins), escapes of any script and surrogate
+# pairs, and lines that cannot load: a number beyond a double, a lone surrogate, a cut
+# line, bytes that are no UTF-8, a NUL, a list, nothing.
+def tricky_segment_lines() -> list[bytes]:
+    def track(message_id: str, **fields: Any) -> dict[str, Any]:
+        return segment_message("track", message_id, event="Build Failed", **fields)
+
+    return [
+        json.dumps(track("ok1", properties={"code": 1, "org_id": "7"})).encode(),
+        _line(track("big"), properties='{"code": 123456789012345678901234567890}'),
+        _line(track("u64"), properties='{"code": 18446744073709551615}'),
+        _line(track("dup1"), messageId='"dup2"', properties='{"code": 1, "code": 2}'),
+        _line(
+            track("esc"),
+            event='"\\u8cfc\\u8cb7\\u5b8c\\u6210"',
+            properties='{"e": "\\ud83d\\ude00"}',
+        ),
+        _line(track("inf"), properties='{"code": 1e400}'),
+        _line(track("lone"), properties='{"e": "\\ud800"}'),
+        _line(track("nul"), properties='{"e": "a\\u0000b"}'),
+        b'{"type": "track", "messageId": "cut", "event": "Build',
+        b'{"type": "track", "messageId": "bytes", "event": "\xff\xfe"}',
+        b"",
+        b"[1, 2]",
+        json.dumps(track("ok2", user_id="", properties={"code": 2.5, "org_id": ""})).encode(),
+        _line(segment_message("identify", "id1", traits={"n": 10**20}), userId="12"),
+    ]
+
+
+def tricky_amplitude_lines() -> list[bytes]:
+    return [
+        json.dumps(amplitude_event("ok1")).encode(),
+        _line(amplitude_event("big"), event_properties='{"n": 123456789012345678901234567890}'),
+        _line(amplitude_event("dup"), event_type='"Build Failed"', user_id="12"),
+        _line(amplitude_event("esc"), event_type='"\\u8cfc\\u8cb7"', country='"\\ud83d\\ude00"'),
+        json.dumps(amplitude_event(None, **{"$insert_id": None, "uuid": "u-1"})).encode(),
+        _line(amplitude_event("inf"), event_properties='{"n": -1e400}'),
+        _line(amplitude_event("lone"), country='"\\udfff"'),
+        b'{"$insert_id": "cut", "event_type": "Bu',
+        b"\xef\xbb\xbf{}",
+        json.dumps(amplitude_event("ok2", user_id="", device_id=None, amplitude_id=7)).encode(),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line_format", "lines", "bad_lines", "columnar_lines"),
+    [
+        (segment.segment_line_format(), tricky_segment_lines(), 6, 6),
+        (amplitude.LINE_FORMAT, tricky_amplitude_lines(), 4, 5),
+    ],
+    ids=["segment", "amplitude"],
+)
+def test_a_block_with_bad_lines_and_tricky_values_loads_as_it_does_line_by_line(
+    line_format, lines, bad_lines, columnar_lines
+):
+    calls: list[int] = []
+    block = rows_and_rejections(columns_counted(line_format, calls), lines)
+    reference = rows_and_rejections(message_by_message(line_format), lines)
+
+    assert block == reference
+    # The ordinary lines took the columnar path (a numeric userId or a null $insert_id
+    # takes the other path by design).
+    assert sum(calls) == columnar_lines
+    assert len(block["rejected"]) == bad_lines
+    cut = next(row for row in block["rejected"] if b"cut" in row["raw_text"].encode())
+    assert cut["raw_text"].encode() == lines[cut["line_number"] - 1]
