@@ -299,6 +299,13 @@ def tricky_amplitude_lines() -> list[bytes]:
         b'{"$insert_id": "cut", "event_type": "Bu',
         b"\xef\xbb\xbf{}",
         json.dumps(amplitude_event("ok2", user_id="", device_id=None, amplitude_id=7)).encode(),
+        # As many fields as the others, one of them another: the columns take every field.
+        json.dumps(
+            {
+                **{k: v for k, v in amplitude_event("swap").items() if k != "os_name"},
+                "library": "amplitude-js",
+            }
+        ).encode(),
     ]
 
 
@@ -306,7 +313,7 @@ def tricky_amplitude_lines() -> list[bytes]:
     ("line_format", "lines", "bad_lines", "columnar_lines"),
     [
         (segment.segment_line_format(), tricky_segment_lines(), 6, 6),
-        (amplitude.LINE_FORMAT, tricky_amplitude_lines(), 4, 5),
+        (amplitude.LINE_FORMAT, tricky_amplitude_lines(), 4, 6),
     ],
     ids=["segment", "amplitude"],
 )
