@@ -185,3 +185,34 @@
     ) -%}
     {{ return('case\n' ~ branches | join('\n') ~ '\nend') }}
 {%- endmacro %}
+
+{#-
+    True when a moment can fill a step of some attempt (the scan after its first pass): it
+    holds a step-1 event, or it is within the window of the latest step-1 event before it.
+    Every attempt starts at a step-1 event no later than that one, so a moment past its
+    window is past every attempt's, and one before any step-1 event has no attempt at all.
+-#}
+{% macro funnel_moment_usable(funnel) -%}
+    {%- set start = funnel_path_element(
+        'step_1_path_before', funnel_exclusions_in_progress(funnel, 1) | length + 1
+    ) -%}
+    step_1_events >= 1 or moment_at <= {{ start }} + {{ funnel_window_microseconds(funnel) }}
+{%- endmacro %}
+
+{#-
+    The funnel engine's session settings (its pre-hook, for its transaction only): the memory
+    its sorts may use before spilling, and no hash aggregate for the moments: grouped on the
+    sort the window passes need anyway, they cost a fifth less than hashed then sorted (the
+    plan the row estimates otherwise pick).
+-#}
+{% macro funnel_engine_settings() -%}
+    {{ return(adapter.dispatch('funnel_engine_settings')()) }}
+{%- endmacro %}
+
+{% macro default__funnel_engine_settings() -%}
+{%- endmacro %}
+
+{% macro postgres__funnel_engine_settings() -%}
+    set local work_mem = '{{ var("analytics__funnel_work_mem") }}';
+    set local enable_hashagg = off
+{%- endmacro %}

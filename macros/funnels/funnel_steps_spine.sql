@@ -28,29 +28,24 @@
 {%- endmacro %}
 
 {#-
-    One row per funnel x exclusion (funnel_name, entity_type, exclusion_number, event_name,
-    after_step, before_step); no rows (but the columns) when no funnel has exclusions.
+    One row per event name a funnel reads (event_name, step_number, exclusion_number): a step
+    name once per step it fills, an excluded name once per exclusion naming it.
 -#}
-{% macro funnel_exclusions_spine() -%}
+{% macro funnel_event_names(funnel) -%}
     {%- set rows = [] -%}
-    {%- for funnel in funnel_definitions() -%}
-        {%- for exclusion in funnel.get('exclusions', []) -%}
-            {%- do rows.append(
-                'select cast(' ~ funnel_literal(funnel.name) ~ ' as ' ~ dbt.type_string()
-                ~ ') as funnel_name, cast(' ~ funnel_literal(funnel.entity) ~ ' as '
-                ~ dbt.type_string() ~ ') as entity_type, ' ~ loop.index ~ ' as exclusion_number, cast('
-                ~ funnel_literal(exclusion.event) ~ ' as ' ~ dbt.type_string() ~ ') as event_name, '
-                ~ exclusion.after_step ~ ' as after_step, ' ~ exclusion.before_step ~ ' as before_step'
-            ) -%}
-        {%- endfor -%}
-    {%- endfor -%}
-    {%- if not rows -%}
+    {%- for step in funnel.steps -%}
         {%- do rows.append(
-            'select cast(null as ' ~ dbt.type_string() ~ ') as funnel_name, cast(null as '
-            ~ dbt.type_string() ~ ') as entity_type, 0 as exclusion_number, cast(null as '
-            ~ dbt.type_string() ~ ') as event_name, 0 as after_step, 0 as before_step where 1 = 0'
+            'select cast(' ~ funnel_literal(step) ~ ' as ' ~ dbt.type_string() ~ ') as event_name, '
+            ~ loop.index ~ ' as step_number, cast(null as ' ~ dbt.type_int() ~ ') as exclusion_number'
         ) -%}
-    {%- endif -%}
+    {%- endfor -%}
+    {%- for exclusion in funnel.get('exclusions', []) -%}
+        {%- do rows.append(
+            'select cast(' ~ funnel_literal(exclusion.event) ~ ' as ' ~ dbt.type_string()
+            ~ ') as event_name, cast(null as ' ~ dbt.type_int() ~ ') as step_number, '
+            ~ loop.index ~ ' as exclusion_number'
+        ) -%}
+    {%- endfor -%}
     {{ rows | join('\nunion all\n') }}
 {%- endmacro %}
 

@@ -1,97 +1,64 @@
 -- sqlfluff:render_variant_limit:1
 -- (lint renders the default funnels only: forced renderings of option branches misplace lines)
+{#-
+    One branch per funnel, reading only its entity's events with its step and excluded
+    names: a model filtering on one funnel_name reads that funnel's branch alone (PostgreSQL
+    drops the others at planning), with row estimates from the event names' statistics.
+-#}
 {%- set funnels = funnel_definitions() %}
-{%- set entity_types = funnels | map(attribute='entity') | unique | list %}
 
-with funnel_steps as (
+with
+{% for funnel in funnels %}
+    {%- set f = 'funnel_' ~ loop.index %}
+    {%- set names = funnel.steps + funnel.get('exclusions', []) | map(attribute='event') | list %}
 
-    {{ funnel_steps_spine() }}
+    -- {{ funnel.name }}: the step each of its event names fills, or the exclusion it is for.
+    {{ f }}_event_names as (
 
-),
+        {{ funnel_event_names(funnel) }}
 
-funnel_exclusions as (
+    ),
 
-    {{ funnel_exclusions_spine() }}
+    {{ f }}_entity_events as (
 
-),
+        {{ funnel_entity_events(funnel.entity) }}
 
--- The event names each funnel reads: its steps, then its exclusions.
-funnel_event_names as (
+    ),
 
-    select
-        funnel_name,
-        entity_type,
-        step_name as event_name,
-        step_number,
-        cast(null as {{ dbt.type_int() }}) as exclusion_number
-    from funnel_steps
-    union all
-    select
-        funnel_name,
-        entity_type,
-        event_name,
-        cast(null as {{ dbt.type_int() }}) as step_number,
-        exclusion_number
-    from funnel_exclusions
+    -- An event whose name fills several steps (a repeated step) gives one row per step.
+    {{ f }}_events as (
 
-),
-
-{% for entity_type in entity_types %}
-    {{ entity_type }}_events as (
-
-        {{ funnel_entity_events(entity_type) }}
+        select
+            cast({{ funnel_literal(funnel.name) }} as {{ dbt.type_string() }}) as funnel_name,
+            cast({{ funnel_literal(funnel.entity) }} as {{ dbt.type_string() }}) as entity_type,
+            entity_events.entity_id,
+            entity_events.event_id,
+            event_names.step_number,
+            event_names.exclusion_number,
+            entity_events.occurred_at,
+            {{ funnel_held_value(funnel, 'entity_events.properties') }} as held_value
+        from {{ f }}_entity_events as entity_events
+        inner join {{ f }}_event_names as event_names
+            on entity_events.event_name = event_names.event_name
+        where
+            entity_events.event_name in (
+                {%- for name in names | unique %}
+                    {{ funnel_literal(name) }}{{ ',' if not loop.last }}
+                {%- endfor %}
+            )
 
     ),
 
 {% endfor %}
 
-entity_events as (
+final as (
 
-    {%- for entity_type in entity_types %}
-        select
-            cast({{ funnel_literal(entity_type) }} as {{ dbt.type_string() }}) as entity_type,
-            entity_id,
-            event_id,
-            event_name,
-            occurred_at,
-            properties
-        from {{ entity_type }}_events
+    {%- for funnel in funnels %}
+        select * from funnel_{{ loop.index }}_events
         {%- if not loop.last %}
             union all
         {%- endif %}
     {%- endfor %}
-
-),
-
--- An event whose name fills several steps (a repeated step) gives one row per step.
-final as (
-
-    select
-        funnel_event_names.funnel_name,
-        funnel_event_names.entity_type,
-        entity_events.entity_id,
-        entity_events.event_id,
-        funnel_event_names.step_number,
-        funnel_event_names.exclusion_number,
-        entity_events.occurred_at,
-        {%- set holding = funnels | selectattr('hold_constant', 'defined')
-            | selectattr('hold_constant') | list %}
-        {%- if holding %}
-            case
-                {%- for funnel in holding %}
-                    when funnel_event_names.funnel_name = {{ funnel_literal(funnel.name) }}
-                        then {{ funnel_held_value(funnel, 'entity_events.properties') }}
-                {%- endfor %}
-                else cast('' as {{ dbt.type_string() }})
-            end
-        {%- else %}
-            cast('' as {{ dbt.type_string() }})
-        {%- endif %} as held_value
-    from entity_events
-    inner join funnel_event_names
-        on
-            entity_events.entity_type = funnel_event_names.entity_type
-            and entity_events.event_name = funnel_event_names.event_name
 
 )
 

@@ -7,21 +7,10 @@
     window, so it is the only attempt worth extending (see `funnel_step_reached`). The model
     description states the semantics and the cost.
 -#}
-{{ config(pre_hook="set local work_mem = '" ~ var('analytics__funnel_work_mem') ~ "'") }}
+{{ config(pre_hook="{{ funnel_engine_settings() }}") }}
 {%- set funnels = funnel_definitions() %}
 
-with step_events as (
-
-    select * from {{ ref('int_funnel_events_matched_to_steps') }}
-
-),
-
-funnel_steps as (
-
-    {{ funnel_steps_spine() }}
-
-),
-
+with
 {% for funnel in funnels %}
     {%- set f = 'funnel_' ~ loop.index %}
     {%- set step_count = funnel.steps | length %}
@@ -29,8 +18,16 @@ funnel_steps as (
     {%- set held = funnel.get('hold_constant', []) | length > 0 %}
     {%- set partition = 'entity_id, held_value' if held else 'entity_id' %}
 
-    -- {{ funnel.name }}: its step and excluded events (with hold_constant, those holding a
-    -- value).
+    -- {{ funnel.name }}: its step and excluded events. (Read per funnel, so PostgreSQL plans
+    -- only this funnel's branch of the matched events.)
+    {{ f }}_step_events as (
+
+        select * from {{ ref('int_funnel_events_matched_to_steps') }}
+        where funnel_name = {{ funnel_literal(funnel.name) }}
+
+    ),
+
+    -- With hold_constant, those holding a value.
     {{ f }}_valued_events as (
 
         select
@@ -39,10 +36,8 @@ funnel_steps as (
             occurred_at,
             step_number,
             exclusion_number
-        from step_events
-        where
-            funnel_name = {{ funnel_literal(funnel.name) }}
-            and {{ 'held_value is not null' if held else 'true' }}
+        from {{ f }}_step_events
+        where {{ 'held_value is not null' if held else 'true' }}
 
     ),
 
@@ -54,10 +49,9 @@ funnel_steps as (
         select distinct
             entity_id,
             held_value
-        from step_events
+        from {{ f }}_step_events
         where
-            funnel_name = {{ funnel_literal(funnel.name) }}
-            and step_number is not null
+            step_number is not null
             and held_value is not null
 
     ),
@@ -71,12 +65,11 @@ funnel_steps as (
             exclusions.occurred_at,
             exclusions.step_number,
             exclusions.exclusion_number
-        from step_events as exclusions
+        from {{ f }}_step_events as exclusions
         inner join {{ f }}_held_values as held_values
             on exclusions.entity_id = held_values.entity_id
         where
-            exclusions.funnel_name = {{ funnel_literal(funnel.name) }}
-            and exclusions.exclusion_number is not null
+            exclusions.exclusion_number is not null
             and exclusions.held_value is null
 
     ),
@@ -174,6 +167,11 @@ funnel_steps as (
                 *,
                 {{ funnel_step_reached(funnel, step_number) }} as step_{{ step_number }}_path
             from {{ f }}_before_{{ previous }}
+            {%- if previous == 1 %}
+                -- A moment no attempt can use (no step-1 event, and none earlier whose window
+                -- reaches it) fills no step and leaves the later passes.
+                where {{ funnel_moment_usable(funnel) }}
+            {%- endif %}
 
         ),
 
@@ -199,29 +197,31 @@ funnel_steps as (
 
     ),
 
+    -- One row per step the best attempt reached (a union, not a join to the steps: the
+    -- planner may turn such a join into a nested loop that rescans the entities).
     {{ f }}_steps as (
 
-        select
-            funnel_steps.funnel_name,
-            funnel_steps.entity_type,
-            entities.entity_id,
-            entities.entered_at,
-            cast({{ funnel_path_element('entities.best_path', 1) }} as {{ dbt.type_int() }})
-                as furthest_step,
-            funnel_steps.step_number,
-            funnel_steps.step_name,
-            {{ funnel_timestamp_from_microseconds(
-                'case when funnel_steps.step_number = 1 then '
-                ~ funnel_path_element('entities.best_path', 2)
-                ~ ' else -' ~ funnel_path_element('entities.best_path', 'funnel_steps.step_number + 1')
-                ~ ' end'
-            ) }} as reached_at
-        from {{ f }}_entities as entities
-        inner join funnel_steps
-            on
-                funnel_steps.funnel_name = {{ funnel_literal(funnel.name) }}
-                and funnel_steps.step_number
-                <= {{ funnel_path_element('entities.best_path', 1) }}
+        {%- for step in funnel.steps %}
+            select
+                cast({{ funnel_literal(funnel.name) }} as {{ dbt.type_string() }}) as funnel_name,
+                cast({{ funnel_literal(funnel.entity) }} as {{ dbt.type_string() }})
+                    as entity_type,
+                entity_id,
+                entered_at,
+                cast({{ funnel_path_element('best_path', 1) }} as {{ dbt.type_int() }})
+                    as furthest_step,
+                {{ loop.index }} as step_number,
+                cast({{ funnel_literal(step) }} as {{ dbt.type_string() }}) as step_name,
+                {{ funnel_timestamp_from_microseconds(
+                    funnel_path_element('best_path', 2) if loop.first
+                    else '-' ~ funnel_path_element('best_path', loop.index + 1)
+                ) }} as reached_at
+            from {{ f }}_entities
+            where {{ funnel_path_element('best_path', 1) }} >= {{ loop.index }}
+            {%- if not loop.last %}
+                union all
+            {%- endif %}
+        {%- endfor %}
 
     ),
 
