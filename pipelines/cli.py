@@ -528,7 +528,9 @@ def query(
         raise UserError("give either SQL or --analysis NAME")
     if dbt_vars and analysis is None:
         raise UserError("--vars applies to --analysis only")
-    target = warehouse.connection()
+    from pipelines.lake import engine_target
+
+    target = engine_target()
     if analysis is not None:
         statement = queries.compile_analysis(analysis, target, dbt_vars)
     result = queries.engine(target).execute(statement)

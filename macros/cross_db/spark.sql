@@ -5,7 +5,7 @@
 
 {#- `cross join {{ integer_series(n) }} as alias (column)`, n may name a column joined before. -#}
 {% macro spark__integer_series(upper_bound) -%}
-    lateral (select explode(sequence(0, cast({{ upper_bound }} as int))))
+    lateral explode(sequence(0, cast({{ upper_bound }} as int)))
 {%- endmacro %}
 
 {% macro spark__funnel_epoch_microseconds(timestamp) -%}

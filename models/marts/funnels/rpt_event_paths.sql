@@ -108,7 +108,7 @@ entity_paths as (
                 cast({{ funnel_literal(anchor_event) }} as {{ dbt.type_string() }})
                     as anchor_event,
                 '{{ direction }}' as direction,
-                array_agg(event_name order by position) as events,
+                {{ ordered_array_agg('event_name', 'position') }} as events,
                 {%- if direction == 'after' %}
                     max(last_position) - max({{ anchor_position }}) < {{ path_length }}
                         as has_stream_edge,
@@ -143,8 +143,9 @@ marked_paths as (
         direction,
         path_length,
         case
-            when has_stream_edge and direction = 'after' then events || array['(end)']
-            when has_stream_edge then array['(start)'] || events
+            when has_stream_edge and direction = 'after'
+                then {{ array_with_text('events', '(end)') }}
+            when has_stream_edge then {{ array_with_text('events', '(start)', at_start=true) }}
             else events
         end as path
     from entity_paths
