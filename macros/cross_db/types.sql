@@ -26,3 +26,16 @@
 {% macro spark__type_json() -%}
     string
 {%- endmacro %}
+
+{#- An array of text: PostgreSQL `text[]`, Spark `array<string>`. -#}
+{% macro type_string_array() -%}
+    {{ return(adapter.dispatch('type_string_array', 'product_analytics')()) }}
+{%- endmacro %}
+
+{% macro default__type_string_array() -%}
+    {{ dbt.type_string() }}[]
+{%- endmacro %}
+
+{% macro spark__type_string_array() -%}
+    array<{{ dbt.type_string() }}>
+{%- endmacro %}

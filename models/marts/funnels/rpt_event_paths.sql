@@ -172,7 +172,7 @@ final as (
         cast(anchor_event as {{ dbt.type_string() }}) as anchor_event,
         cast(direction as {{ dbt.type_string() }}) as direction,
         cast(entity_type as {{ dbt.type_string() }}) as entity_type,
-        cast(path as {{ dbt.type_string() }}[]) as path,
+        cast(path as {{ type_string_array() }}) as path,
         cast(path_length as {{ dbt.type_int() }}) as path_length,
         cast(entities as {{ dbt.type_bigint() }}) as entities,
         cast(1.0 * entities / sum(entities) over anchor_paths as {{ dbt.type_numeric() }})
