@@ -50,3 +50,39 @@
 {% macro postgres__json_with_keys(json_expression, pairs) -%}
     (coalesce({{ json_expression }}, '{}'::jsonb) || jsonb_strip_nulls({{ json_object(pairs) }}))
 {%- endmacro %}
+
+{#- Spark: JSON is its text in a string column (`type_json`), read with JSON paths. -#}
+{% macro spark__json_text(json_expression, key) -%}
+    get_json_object({{ json_expression }}, '$.{{ key }}')
+{%- endmacro %}
+
+{% macro spark__json_text_or_first_element(json_expression, key) -%}
+    (case
+        when left(ltrim(get_json_object({{ json_expression }}, '$.{{ key }}')), 1) = '['
+            then get_json_object({{ json_expression }}, '$.{{ key }}[0]')
+        else get_json_object({{ json_expression }}, '$.{{ key }}')
+    end)
+{%- endmacro %}
+
+{% macro spark__json_object(pairs) -%}
+    {%- set arguments = [] -%}
+    {%- for key, value in pairs.items() -%}
+        {%- do arguments.append("'" ~ key ~ "', " ~ value) -%}
+    {%- endfor -%}
+    to_json(named_struct({{ arguments | join(', ') }}), map('ignoreNullFields', 'false'))
+{%- endmacro %}
+
+{#- The object's keys as text (Spark has no JSON type to merge), then the added ones. -#}
+{% macro spark__json_with_keys(json_expression, pairs) -%}
+    {%- set arguments = [] -%}
+    {%- for key, value in pairs.items() -%}
+        {%- do arguments.append("'" ~ key ~ "', cast(" ~ value ~ " as string)") -%}
+    {%- endfor -%}
+    to_json(map_filter(
+        map_concat(
+            from_json(coalesce({{ json_expression }}, '{}'), 'map<string, string>'),
+            map({{ arguments | join(', ') }})
+        ),
+        (name, value) -> value is not null
+    ))
+{%- endmacro %}

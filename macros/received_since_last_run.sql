@@ -40,6 +40,6 @@
     {{ dbt.dateadd(
         'day',
         '-' ~ var('analytics__lookback_days'),
-        "coalesce(" ~ latest ~ ", cast('1970-01-01 00:00:00+00' as timestamptz))",
+        "coalesce(" ~ latest ~ ", cast('1970-01-01 00:00:00+00' as " ~ type_timestamptz() ~ "))",
     ) }}
 {%- endmacro %}

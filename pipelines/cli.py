@@ -20,7 +20,7 @@ from pipelines.generate.config import GeneratorConfig, today_utc
 from pipelines.masking import mask_urls
 
 if TYPE_CHECKING:  # the loaders import dlt and pyarrow (70 MB): only the load commands pay
-    from pipelines.loading import LoadReport
+    from pipelines.loading import LoadReport, Target
 
 DEMO_DATA = warehouse.EMBEDDED_DIR / "demo-data"
 DEFAULT_MAX_REJECTED_SHARE = 0.01
@@ -229,10 +229,12 @@ VERBOSE_OPTION = click.option(
 )
 
 
-def _loading(verbose: bool) -> None:
-    from pipelines import loading
+def _loading(verbose: bool) -> Target:
+    """Set dlt's verbosity; the load's target: the warehouse, or the lake on Spark."""
+    from pipelines import lake, loading
 
     loading.set_verbose(verbose)
+    return lake.engine_target()
 
 
 @load.command(name="segment")
@@ -244,8 +246,7 @@ def load_segment(path: str, max_rejected_share: float, verbose: bool) -> None:
     s3://bucket/prefix into `raw_segment`; only files not loaded before are read."""
     from pipelines.sources import segment
 
-    _loading(verbose)
-    _finish(segment.load(path, warehouse.connection()), max_rejected_share)
+    _finish(segment.load(path, _loading(verbose)), max_rejected_share)
 
 
 @load.command(name="amplitude")
@@ -281,10 +282,9 @@ def load_amplitude(
     `raw_amplitude.events`."""
     from pipelines.sources import amplitude
 
-    _loading(verbose)
     if path is not None and (start or end):
         raise UserError("give either --path or --start/--end, not both")
-    target = warehouse.connection()
+    target = _loading(verbose)
     if path is not None:
         report = amplitude.load_archives(path, target)
     else:
@@ -315,9 +315,9 @@ def load_production(source_url: str, tables: str | None, source_schema: str, ver
     """Copy the production tables into `raw_production` (incremental on updated_at)."""
     from pipelines.sources import production
 
-    _loading(verbose)
+    target = _loading(verbose)
     chosen = [table.strip() for table in tables.split(",")] if tables else None
-    report = production.load(source_url, warehouse.connection(), chosen, source_schema)
+    report = production.load(source_url, target, chosen, source_schema)
     _finish(report, 0.0)
 
 
@@ -338,9 +338,10 @@ def _finish(report: LoadReport, max_rejected_share: float) -> None:
 @click.pass_context
 def transform(context: click.Context) -> None:
     """Run `dbt build` on the warehouse; arguments after `--` go to dbt."""
+    from pipelines.lake import engine_target
     from pipelines.transform import dbt
 
-    sys.exit(dbt(["build", *context.args], warehouse.connection()))
+    sys.exit(dbt(["build", *context.args], engine_target()))
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -527,7 +528,9 @@ def query(
         raise UserError("give either SQL or --analysis NAME")
     if dbt_vars and analysis is None:
         raise UserError("--vars applies to --analysis only")
-    target = warehouse.connection()
+    from pipelines.lake import engine_target
+
+    target = engine_target()
     if analysis is not None:
         statement = queries.compile_analysis(analysis, target, dbt_vars)
     result = queries.engine(target).execute(statement)

@@ -22,10 +22,10 @@ import psycopg2.errors
 from psycopg2 import sql
 
 from pipelines.errors import UserError
-from pipelines.transform import run_dbt
+from pipelines.lake import LAKE_PATH_VARIABLE, Lake
+from pipelines.transform import PROFILE_TEMPLATE, run_dbt
 from pipelines.warehouse import PROJECT_ROOT, Connection
 
-ENGINE_VARIABLE = "ANALYTICS_ENGINE"
 ANALYSES_DIR = PROJECT_ROOT / "analyses"
 COMPILED_ANALYSES_DIR = PROJECT_ROOT / "target" / "compiled" / "product_analytics" / "analyses"
 READER_ROLE = "analytics_reader"
@@ -107,15 +107,94 @@ class PostgresEngine:
             cursor.execute("rollback to savepoint become_reader")
 
 
-def engine(target: Connection) -> Engine:
-    """The engine `ANALYTICS_ENGINE` names (default `postgres`)."""
-    name = os.environ.get(ENGINE_VARIABLE, "postgres")
-    if name != "postgres":
-        raise UserError(f"{ENGINE_VARIABLE}={name}: analytics query answers on postgres only")
+# What Spark may run for `analytics query`: a query, or a look at the catalog. Spark has no
+# read-only transaction, so anything else is refused before it runs.
+SPARK_READ_KEYWORDS = ("select", "with", "values", "table", "from", "(")
+SPARK_CATALOG_KEYWORDS = ("show", "describe", "desc", "explain")
+# Parsed plans that write although they start like a query (`with ... insert into`).
+SPARK_WRITING_PLANS = ("InsertIntoStatement", "OverwriteByExpression", "AppendData")
+
+
+@dataclass(frozen=True)
+class SparkEngine:
+    """Runs a query on the lake's marts in a local Spark session with the `spark` target's
+    settings (its catalog in the lake), `marts` the current database; refuses a statement
+    that is not a query before Spark runs it."""
+
+    lake: Lake
+
+    def execute(self, statement: str) -> Result:
+        words = statement.lstrip().split(None, 1)
+        keyword = words[0].lower() if words else ""
+        if keyword not in SPARK_READ_KEYWORDS + SPARK_CATALOG_KEYWORDS:
+            raise UserError("query failed: analytics query runs read-only queries on Spark")
+        session = self._session()
+        from pyspark.errors import PySparkException
+
+        try:
+            if keyword in SPARK_READ_KEYWORDS:
+                plan = session._jsparkSession.sessionState().sqlParser().parsePlan(statement)
+                tree = plan.treeString()
+                if any(name in tree for name in SPARK_WRITING_PLANS) or _is_command(session, plan):
+                    raise UserError("query failed: analytics query runs read-only queries on Spark")
+            session.catalog.setCurrentDatabase(MARTS_SCHEMA)
+            frame = session.sql(statement)
+            rows = frame.collect()
+        except PySparkException as error:
+            raise UserError(f"query failed: {str(error).strip().splitlines()[0]}") from None
+        return Result(list(frame.columns), [tuple(row) for row in rows])
+
+    def _session(self):
+        """A local session configured as dbt's `spark` target (profiles.example.yml)."""
+        if os.environ.get("ANALYTICS_SPARK_METHOD", "session") not in ("", "session"):
+            raise UserError(
+                "analytics query on Spark uses a local session; on a Thrift server or "
+                "Databricks, query the marts with its own SQL endpoint"
+            )
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError:
+            raise UserError("pyspark is not installed: pip install '.[spark]'") from None
+        builder = SparkSession.builder.master("local[*]").appName("analytics query")
+        for name, value in spark_session_settings(self.lake).items():
+            builder = builder.config(name, value)
+        return builder.enableHiveSupport().getOrCreate()
+
+
+def spark_session_settings(lake: Lake) -> dict[str, str]:
+    """The `spark` target's `server_side_parameters`, rendered for `lake`: one home for how
+    a local session opens the lake, for dbt and for this command alike."""
+    import jinja2
+    import yaml
+
+    profile = yaml.safe_load(PROFILE_TEMPLATE.read_text())
+    parameters = profile["product_analytics"]["outputs"]["spark"]["server_side_parameters"]
+    environment = {**os.environ, LAKE_PATH_VARIABLE: lake.url}
+
+    def env_var(name: str, default: str = "") -> str:
+        return environment.get(name, default)
+
+    return {
+        name: jinja2.Template(str(value)).render(env_var=env_var)
+        for name, value in parameters.items()
+    }
+
+
+def _is_command(session, plan) -> bool:
+    command = session._jvm.java.lang.Class.forName(
+        "org.apache.spark.sql.catalyst.plans.logical.Command"
+    )
+    return bool(command.isInstance(plan))
+
+
+def engine(target: Connection | Lake) -> Engine:
+    """The engine of `target`: PostgreSQL, or Spark over the lake (`ANALYTICS_ENGINE=spark`)."""
+    if isinstance(target, Lake):
+        return SparkEngine(target)
     return PostgresEngine(target)
 
 
-def compile_analysis(name: str, target: Connection, dbt_vars: str | None = None) -> str:
+def compile_analysis(name: str, target: Connection | Lake, dbt_vars: str | None = None) -> str:
     """The SQL of `analyses/NAME.sql`, compiled by dbt (refs resolved, vars applied)."""
     if not (ANALYSES_DIR / f"{name}.sql").is_file():
         known = ", ".join(sorted(path.stem for path in ANALYSES_DIR.glob("*.sql")))

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pipelines.errors import UserError
+from pipelines.lake import Lake
 from pipelines.masking import mask_urls
 from pipelines.warehouse import EMBEDDED_DIR, PROJECT_ROOT, SESSION_TIME_ZONE, Connection
 
@@ -27,7 +28,7 @@ WITHOUT_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
 
 
 def dbt(
-    arguments: Sequence[str], target: Connection, output: Callable[[str], None] | None = None
+    arguments: Sequence[str], target: Connection | Lake, output: Callable[[str], None] | None = None
 ) -> int:
     """Run `dbt <arguments>` in the project; return dbt's exit code. With `output`, dbt's
     console lines go to it, uncoloured and with every URL's password masked, instead of to
@@ -49,7 +50,7 @@ def dbt(
 
 
 def run_dbt(
-    arguments: Sequence[str], target: Connection, **run_options
+    arguments: Sequence[str], target: Connection | Lake, **run_options
 ) -> subprocess.CompletedProcess:
     """Run `dbt <arguments>` in the project and return the finished process; `run_options`
     go to `subprocess.run` (e.g. `capture_output=True`)."""
@@ -65,7 +66,7 @@ def write_profile() -> Path:
     return PROFILES_DIR
 
 
-def _invocation(arguments: Sequence[str], target: Connection) -> tuple[list[str], dict]:
+def _invocation(arguments: Sequence[str], target: Connection | Lake) -> tuple[list[str], dict]:
     command = [
         str(Path(sys.executable).parent / "dbt"),
         *arguments,

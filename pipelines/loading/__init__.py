@@ -13,7 +13,7 @@ One module per idea, in the order a line travels:
 - `property_paths`: the property paths and kinds of each event, seen while reading;
 - `postgres_event_views`: Segment's table per event, as PostgreSQL views over `tracks`;
 - `counting`: read = loaded + duplicate + rejected, and the progress shown meanwhile;
-- `runs`: a load end to end, its dlt state kept in the warehouse;
+- `runs`: a load end to end, its dlt state kept in the warehouse (or the lake: `lake`);
 - `collection`: fewer garbage collections while a load allocates its messages;
 - `settings`: how dlt is set up for all of it (quiet, masked logs; COPY keeping '').
 
@@ -38,7 +38,9 @@ from pipelines.loading.quarantine import REJECTED_TABLE
 from pipelines.loading.reading import UTF8_BOM, GunzipStream
 from pipelines.loading.runs import (
     PIPELINES_DIR,
+    Target,
     console,
+    counted_rows,
     load_packages,
     pipeline_for,
     run_counted,
@@ -61,7 +63,9 @@ __all__ = [
     "ReadCounter",
     "TableBatches",
     "TableHints",
+    "Target",
     "console",
+    "counted_rows",
     "json_lines_items",
     "json_text",
     "load_packages",

@@ -1,6 +1,7 @@
-"""A load, end to end: the dlt pipeline of a raw schema (its state in the warehouse, its
-working folder per warehouse database), extract / normalize / load with indexes kept up,
-an interrupted load finished first, and expected failures turned into one-line errors."""
+"""A load, end to end: the dlt pipeline of a raw schema (its state in the warehouse or the
+lake, its working folder per warehouse database or lake), extract / normalize / load with
+indexes kept up, an interrupted load finished first, and expected failures turned into
+one-line errors."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from pipelines import warehouse
+from pipelines import lake, warehouse
 from pipelines.errors import UserError
 from pipelines.loading.collection import fewer_collections
 from pipelines.loading.columns import existing_column_kinds
@@ -28,6 +29,9 @@ PIPELINES_DIR = PROJECT_ROOT / ".warehouse" / "dlt"
 
 console = Console(stderr=True)
 
+# Where a load goes: the PostgreSQL warehouse, or the lake (`ANALYTICS_ENGINE=spark`).
+Target = warehouse.Connection | lake.Lake
+
 
 @dataclass(frozen=True)
 class LoadedPackages:
@@ -37,14 +41,20 @@ class LoadedPackages:
     row_counts: dict[str, int]
 
 
-def pipeline_for(raw_schema: str, target: warehouse.Connection) -> dlt.Pipeline:
+def pipeline_for(raw_schema: str, target: Target) -> dlt.Pipeline:
     """The dlt pipeline loading `raw_schema`, named after it alone, so every machine loading
-    into one warehouse shares its state there (dlt's `_dlt_pipeline_state`). Its local
-    working folder belongs to one warehouse database (`working_folder_name`)."""
+    into one warehouse (or lake) shares its state there (dlt's `_dlt_pipeline_state`). Its
+    local working folder belongs to one warehouse database or lake (`working_folder_name`)."""
+    if isinstance(target, lake.Lake):
+        folder = target.working_folder_name()
+        destination = dlt.destinations.filesystem(bucket_url=target.url)
+    else:
+        folder = working_folder_name(target)
+        destination = dlt.destinations.postgres(credentials=target.dlt_credentials())
     return dlt.pipeline(
         pipeline_name=raw_schema,
-        pipelines_dir=str(PIPELINES_DIR / working_folder_name(target)),
-        destination=dlt.destinations.postgres(credentials=target.dlt_credentials()),
+        pipelines_dir=str(PIPELINES_DIR / folder),
+        destination=destination,
         dataset_name=raw_schema,
     )
 
@@ -62,25 +72,26 @@ def working_folder_name(target: warehouse.Connection) -> str:
 def load_packages(
     pipeline: dlt.Pipeline,
     source: Any,
-    target: warehouse.Connection,
+    target: Target,
     counted_tables: Sequence[str],
     on_extracted: Callable[[], None] = lambda: None,
     after_load: Callable[[Sequence[str]], None] = lambda interrupted: None,
 ) -> LoadedPackages:
     """Extract, normalize and load `source` (Arrow tables by `COPY`) with
-    `fewer_collections`, its lookups indexed (`index_lookups`) before the merge — in tables
-    that exist — and after it, in the tables this load created; then `after_load`, given the
-    load ids of an interrupted run that this one finished first."""
+    `fewer_collections`, its lookups indexed (`index_lookups`, on PostgreSQL) before the
+    merge — in tables that exist — and after it, in the tables this load created; then
+    `after_load`, given the load ids of an interrupted run that this one finished first. In
+    the lake, Parquet files appended."""
     with fewer_collections():
         # The warehouse holds the state: a missing or older local folder is restored from it.
         pipeline.sync_destination()
         finished = _finish_interrupted_load(pipeline, target, counted_tables)
-        _extract(pipeline, source)
+        _extract(pipeline, source, "parquet" if isinstance(target, lake.Lake) else "csv")
         on_extracted()
         row_counts = pipeline.normalize().row_counts
-        index_lookups(pipeline, target, counted_tables)
+        _index_lookups(pipeline, target, counted_tables)
         load_ids = pipeline.load().loads_ids
-        index_lookups(pipeline, target, counted_tables)
+        _index_lookups(pipeline, target, counted_tables)
         after_load(finished)
     return LoadedPackages(load_ids, row_counts)
 
@@ -90,7 +101,7 @@ def run_counted(
     build_source: Callable[[dict[str, dict[str, str]], ReadCounter], Any],
     raw_schema: str,
     message_tables: list[str],
-    target: warehouse.Connection,
+    target: Target,
     after_load: Callable[[Sequence[str]], None] = lambda interrupted: None,
 ) -> LoadReport:
     """Load a line-oriented source and count what happened to every line read.
@@ -103,7 +114,7 @@ def run_counted(
     columns = SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()
     with Progress(*columns, console=console, transient=True) as progress:
         counter = ReadCounter(progress=progress, task=progress.add_task(f"reading {source_name}"))
-        source = build_source(existing_column_kinds(target, raw_schema), counter)
+        source = build_source(known_column_kinds(pipeline, target), counter)
         loaded = load_packages(
             pipeline,
             source,
@@ -114,7 +125,7 @@ def run_counted(
             ),
             after_load=after_load,
         )
-    added = rows_loaded(target, raw_schema, message_tables, loaded.load_ids)
+    added = counted_rows(pipeline, target, message_tables, loaded.load_ids)
     return LoadReport(
         source=source_name,
         read=counter.read,
@@ -124,10 +135,37 @@ def run_counted(
     )
 
 
-def _extract(pipeline: dlt.Pipeline, source: Any) -> None:
+def known_column_kinds(pipeline: dlt.Pipeline, target: Target) -> dict[str, dict[str, str]]:
+    """The kinds of the columns the raw tables of `pipeline` already hold."""
+    if isinstance(target, lake.Lake):
+        return lake.column_kinds(pipeline)
+    return existing_column_kinds(target, pipeline.dataset_name)
+
+
+def counted_rows(
+    pipeline: dlt.Pipeline,
+    target: Target,
+    tables: Sequence[str],
+    load_ids: Sequence[str],
+    whole_rows: bool = False,
+) -> int:
+    """The rows of `tables` the loads `load_ids` added: on PostgreSQL the rows they wrote
+    (the merge wrote only new keys); in the append-only lake the keys (or with
+    `whole_rows` the rows) no other load wrote."""
+    if isinstance(target, lake.Lake):
+        return lake.rows_loaded(target, pipeline, tables, load_ids, whole_rows)
+    return rows_loaded(target, pipeline.dataset_name, tables, load_ids)
+
+
+def _index_lookups(pipeline: dlt.Pipeline, target: Target, counted_tables: Sequence[str]) -> None:
+    if isinstance(target, warehouse.Connection):
+        index_lookups(pipeline, target, counted_tables)
+
+
+def _extract(pipeline: dlt.Pipeline, source: Any, file_format: str) -> None:
     """Extract `source`; unreachable storage or missing credentials are user errors."""
     try:
-        pipeline.extract(source, loader_file_format="csv")
+        pipeline.extract(source, loader_file_format=file_format)
     except PipelineStepFailed as failure:
         cause = _expected_cause(failure)
         if cause is None:
@@ -155,7 +193,7 @@ def _first_line(error: BaseException) -> str:
 
 
 def _finish_interrupted_load(
-    pipeline: dlt.Pipeline, target: warehouse.Connection, counted_tables: Sequence[str]
+    pipeline: dlt.Pipeline, target: Target, counted_tables: Sequence[str]
 ) -> list[str]:
     """A killed run may leave extracted or normalized packages: load them first, so the
     counts of this run cover only its own lines. Their load ids."""
@@ -163,5 +201,5 @@ def _finish_interrupted_load(
         return []
     logging.getLogger("dlt").info("finishing an interrupted load")
     pipeline.normalize()
-    index_lookups(pipeline, target, counted_tables)
+    _index_lookups(pipeline, target, counted_tables)
     return list(pipeline.load().loads_ids)

@@ -33,7 +33,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import requests
 
-from pipelines import warehouse
 from pipelines.errors import UserError
 from pipelines.loading import (
     RECEIPT_ORDER,
@@ -45,6 +44,7 @@ from pipelines.loading import (
     ReadCounter,
     TableBatches,
     TableHints,
+    Target,
     json_lines_items,
     json_text,
     receipt_order,
@@ -484,7 +484,7 @@ def _stored_hour(stored: str | None) -> datetime:
     return parse_hour(stored) if stored else datetime.min.replace(tzinfo=UTC)
 
 
-def load_archives(path: Path, target: warehouse.Connection) -> LoadReport:
+def load_archives(path: Path, target: Target) -> LoadReport:
     """Load export archives or extracted files from disk into `raw_amplitude.events`."""
     export_files(path)
     return run_counted(
@@ -497,7 +497,7 @@ def load_archives(path: Path, target: warehouse.Connection) -> LoadReport:
 
 
 def load_from_api(
-    target: warehouse.Connection,
+    target: Target,
     start: str | None = None,
     end: str | None = None,
     chunk_hours: int = 24,

@@ -11,7 +11,7 @@ import dlt
 import sqlalchemy
 from dlt.sources.sql_database import sql_database
 
-from pipelines import loading, warehouse
+from pipelines import loading
 from pipelines.errors import UserError
 from pipelines.loading import LoadReport
 
@@ -58,7 +58,7 @@ def production_source(source_url: str, tables: list[str], schema: str = SOURCE_S
 
 def load(
     source_url: str,
-    target: warehouse.Connection,
+    target: loading.Target,
     tables: list[str] | None = None,
     schema: str = SOURCE_SCHEMA,
 ) -> LoadReport:
@@ -75,7 +75,7 @@ def load(
             pipeline, production_source(source_url, chosen, schema), target, TABLES
         )
     read = sum(count for table, count in loaded.row_counts.items() if table in TABLES)
-    written = loading.rows_loaded(target, RAW_SCHEMA, TABLES, loaded.load_ids)
+    written = loading.counted_rows(pipeline, target, TABLES, loaded.load_ids, whole_rows=True)
     return LoadReport(
         source=SOURCE,
         read=read,

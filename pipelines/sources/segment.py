@@ -10,7 +10,7 @@ Incremental by file: a file already loaded (same URL, same size) is not read aga
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from pipelines.loading import (
     ReadCounter,
     TableBatches,
     TableHints,
+    Target,
     json_lines_items,
     json_text,
     object_columns,
@@ -420,17 +421,23 @@ def segment_line_format(property_paths: PropertyPaths | None = None) -> JsonLine
     )
 
 
-def load(path: str | Path, target: warehouse.Connection) -> LoadReport:
-    """Load the files of the export at `path` that are not loaded yet into `raw_segment`."""
+def load(path: str | Path, target: Target) -> LoadReport:
+    """Load the files of the export at `path` that are not loaded yet into `raw_segment`
+    (and, in the warehouse, refresh the per-event views over `tracks`)."""
     url = export_url(path)
     property_paths = PropertyPaths()
+
+    def after_load(interrupted: Sequence[str]) -> None:
+        if isinstance(target, warehouse.Connection):
+            refresh_event_views(
+                target, RAW_SCHEMA, "tracks", "event", "properties", property_paths, interrupted
+            )
+
     return run_counted(
         SOURCE,
         lambda known_kinds, counter: segment_export(url, known_kinds, counter, property_paths),
         RAW_SCHEMA,
         MESSAGE_TABLES,
         target,
-        after_load=lambda interrupted: refresh_event_views(
-            target, RAW_SCHEMA, "tracks", "event", "properties", property_paths, interrupted
-        ),
+        after_load=after_load,
     )

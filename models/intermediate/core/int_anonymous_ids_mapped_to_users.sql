@@ -215,8 +215,8 @@ unmerged_devices as (
     select
         anonymous_id,
         cast(null as {{ dbt.type_string() }}) as user_id,
-        cast(null as timestamptz) as claimed_after,
-        cast(null as timestamptz) as claimed_until,
+        cast(null as {{ type_timestamptz() }}) as claimed_after,
+        cast(null as {{ type_timestamptz() }}) as claimed_until,
         latest_received_at as claims_changed_received_at
     from device_users
     where users > {{ var('analytics__max_users_per_device') }}

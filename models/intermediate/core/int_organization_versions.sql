@@ -26,7 +26,7 @@ versions as (
                 row_number() over (
                     partition by snapshots.org_id order by snapshots.dbt_valid_from
                 ) = 1
-                then cast('0001-01-01 00:00:00+00' as timestamptz)
+                then cast('0001-01-01 00:00:00+00' as {{ type_timestamptz() }})
             else snapshots.dbt_valid_from
         end as valid_from,
         snapshots.dbt_valid_to as valid_to

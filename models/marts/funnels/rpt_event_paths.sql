@@ -108,7 +108,7 @@ entity_paths as (
                 cast({{ funnel_literal(anchor_event) }} as {{ dbt.type_string() }})
                     as anchor_event,
                 '{{ direction }}' as direction,
-                array_agg(event_name order by position) as events,
+                {{ ordered_array_agg('event_name', 'position') }} as events,
                 {%- if direction == 'after' %}
                     max(last_position) - max({{ anchor_position }}) < {{ path_length }}
                         as has_stream_edge,
@@ -143,8 +143,9 @@ marked_paths as (
         direction,
         path_length,
         case
-            when has_stream_edge and direction = 'after' then events || array['(end)']
-            when has_stream_edge then array['(start)'] || events
+            when has_stream_edge and direction = 'after'
+                then {{ array_with_text('events', '(end)') }}
+            when has_stream_edge then {{ array_with_text('events', '(start)', at_start=true) }}
             else events
         end as path
     from entity_paths
@@ -171,7 +172,7 @@ final as (
         cast(anchor_event as {{ dbt.type_string() }}) as anchor_event,
         cast(direction as {{ dbt.type_string() }}) as direction,
         cast(entity_type as {{ dbt.type_string() }}) as entity_type,
-        cast(path as {{ dbt.type_string() }}[]) as path,
+        cast(path as {{ type_string_array() }}) as path,
         cast(path_length as {{ dbt.type_int() }}) as path_length,
         cast(entities as {{ dbt.type_bigint() }}) as entities,
         cast(1.0 * entities / sum(entities) over anchor_paths as {{ dbt.type_numeric() }})

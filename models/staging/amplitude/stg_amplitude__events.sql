@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('amplitude', 'events') }}
+    {{ raw_rows('amplitude', 'events', 'insert_id', '_receipt_order') }}
 
 ),
 
@@ -14,13 +14,13 @@ renamed as (
         cast(device_id as {{ dbt.type_string() }}) as device_id,
         cast(amplitude_id as {{ dbt.type_bigint() }}) as amplitude_id,
         cast(session_id as {{ dbt.type_bigint() }}) as session_id,
-        cast(event_time as timestamptz) as occurred_at,
-        cast(server_upload_time as timestamptz) as received_at,
-        cast(client_event_time as timestamptz) as client_occurred_at,
-        cast(event_properties as jsonb) as event_properties,
-        cast(user_properties as jsonb) as user_properties,
-        cast(groups as jsonb) as groups,
-        cast(group_properties as jsonb) as group_properties,
+        cast(event_time as {{ type_timestamptz() }}) as occurred_at,
+        cast(server_upload_time as {{ type_timestamptz() }}) as received_at,
+        cast(client_event_time as {{ type_timestamptz() }}) as client_occurred_at,
+        cast(event_properties as {{ type_json() }}) as event_properties,
+        cast(user_properties as {{ type_json() }}) as user_properties,
+        cast(groups as {{ type_json() }}) as groups,
+        cast(group_properties as {{ type_json() }}) as group_properties,
         cast(platform as {{ dbt.type_string() }}) as platform,
         cast(library as {{ dbt.type_string() }}) as library
     from source

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('production', 'memberships') }}
+    {{ raw_rows('production', 'memberships', 'id', 'updated_at desc, _dlt_load_id desc') }}
 
 ),
 
@@ -11,9 +11,9 @@ renamed as (
         cast(user_id as {{ dbt.type_string() }}) as user_id,
         cast(organization_id as {{ dbt.type_string() }}) as org_id,
         cast(role as {{ dbt.type_string() }}) as role,
-        cast(created_at as timestamptz) as joined_at,
-        cast(deleted_at as timestamptz) as left_at,
-        cast(updated_at as timestamptz) as updated_at
+        cast(created_at as {{ type_timestamptz() }}) as joined_at,
+        cast(deleted_at as {{ type_timestamptz() }}) as left_at,
+        cast(updated_at as {{ type_timestamptz() }}) as updated_at
     from source
 
 )

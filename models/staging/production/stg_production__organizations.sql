@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('production', 'organizations') }}
+    {{ raw_rows('production', 'organizations', 'id', 'updated_at desc, _dlt_load_id desc') }}
 
 ),
 
@@ -9,10 +9,10 @@ renamed as (
     select
         cast(id as {{ dbt.type_string() }}) as org_id,
         cast(name as {{ dbt.type_string() }}) as name,
-        cast(created_at as timestamptz) as created_at,
+        cast(created_at as {{ type_timestamptz() }}) as created_at,
         cast(primary_language as {{ dbt.type_string() }}) as primary_language,
         cast(vcs_provider as {{ dbt.type_string() }}) as vcs_provider,
-        cast(updated_at as timestamptz) as updated_at
+        cast(updated_at as {{ type_timestamptz() }}) as updated_at
     from source
 
 )

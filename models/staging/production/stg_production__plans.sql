@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('production', 'plans') }}
+    {{ raw_rows('production', 'plans', 'id', '_dlt_load_id desc') }}
 
 ),
 

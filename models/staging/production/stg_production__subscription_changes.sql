@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('production', 'subscription_changes') }}
+    {{ raw_rows('production', 'subscription_changes', 'id', 'updated_at desc, _dlt_load_id desc') }}
 
 ),
 
@@ -9,11 +9,11 @@ renamed as (
     select
         cast(id as {{ dbt.type_string() }}) as change_id,
         cast(organization_id as {{ dbt.type_string() }}) as org_id,
-        cast(changed_at as timestamptz) as changed_at,
+        cast(changed_at as {{ type_timestamptz() }}) as changed_at,
         cast(from_plan_id as {{ dbt.type_string() }}) as from_plan_id,
         cast(to_plan_id as {{ dbt.type_string() }}) as to_plan_id,
         cast(changed_by_user_id as {{ dbt.type_string() }}) as changed_by_user_id,
-        cast(updated_at as timestamptz) as updated_at
+        cast(updated_at as {{ type_timestamptz() }}) as updated_at
     from source
 
 )

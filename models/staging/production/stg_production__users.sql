@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('production', 'users') }}
+    {{ raw_rows('production', 'users', 'id', 'updated_at desc, _dlt_load_id desc') }}
 
 ),
 
@@ -9,8 +9,8 @@ renamed as (
     select
         cast(id as {{ dbt.type_string() }}) as user_id,
         cast(email as {{ dbt.type_string() }}) as email,
-        cast(created_at as timestamptz) as created_at,
-        cast(updated_at as timestamptz) as updated_at
+        cast(created_at as {{ type_timestamptz() }}) as created_at,
+        cast(updated_at as {{ type_timestamptz() }}) as updated_at
     from source
 
 )

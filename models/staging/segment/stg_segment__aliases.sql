@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('segment', 'aliases') }}
+    {{ raw_rows('segment', 'aliases', 'id', '_receipt_order') }}
 
 ),
 
@@ -10,8 +10,8 @@ renamed as (
         cast(id as {{ dbt.type_string() }}) as message_id,
         cast(previous_id as {{ dbt.type_string() }}) as previous_id,
         cast(user_id as {{ dbt.type_string() }}) as user_id,
-        cast(timestamp as timestamptz) as aliased_at,
-        cast(received_at as timestamptz) as received_at
+        cast(timestamp as {{ type_timestamptz() }}) as aliased_at,
+        cast(received_at as {{ type_timestamptz() }}) as received_at
     from source
 
 )

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('segment', 'groups') }}
+    {{ raw_rows('segment', 'groups', 'id', '_receipt_order') }}
 
 ),
 
@@ -12,9 +12,9 @@ renamed as (
         cast(anonymous_id as {{ dbt.type_string() }}) as anonymous_id,
         cast(context_group_id as {{ dbt.type_string() }}) as context_group_id,
         cast(group_id as {{ dbt.type_string() }}) as group_id,
-        cast(timestamp as timestamptz) as grouped_at,
-        cast(received_at as timestamptz) as received_at,
-        cast(traits as jsonb) as traits
+        cast(timestamp as {{ type_timestamptz() }}) as grouped_at,
+        cast(received_at as {{ type_timestamptz() }}) as received_at,
+        cast(traits as {{ type_json() }}) as traits
     from source
 
 )

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('segment', 'identifies') }}
+    {{ raw_rows('segment', 'identifies', 'id', '_receipt_order') }}
 
 ),
 
@@ -10,8 +10,8 @@ renamed as (
         cast(id as {{ dbt.type_string() }}) as message_id,
         cast(user_id as {{ dbt.type_string() }}) as user_id,
         cast(anonymous_id as {{ dbt.type_string() }}) as anonymous_id,
-        cast(timestamp as timestamptz) as identified_at,
-        cast(received_at as timestamptz) as received_at
+        cast(timestamp as {{ type_timestamptz() }}) as identified_at,
+        cast(received_at as {{ type_timestamptz() }}) as received_at
     from source
 
 )

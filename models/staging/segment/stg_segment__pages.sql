@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('segment', 'pages') }}
+    {{ raw_rows('segment', 'pages', 'id', '_receipt_order') }}
 
 ),
 
@@ -13,9 +13,9 @@ renamed as (
         cast(context_group_id as {{ dbt.type_string() }}) as context_group_id,
         cast(name as {{ dbt.type_string() }}) as name,
         cast(category as {{ dbt.type_string() }}) as category,
-        cast(timestamp as timestamptz) as occurred_at,
-        cast(received_at as timestamptz) as received_at,
-        cast(properties as jsonb) as properties
+        cast(timestamp as {{ type_timestamptz() }}) as occurred_at,
+        cast(received_at as {{ type_timestamptz() }}) as received_at,
+        cast(properties as {{ type_json() }}) as properties
     from source
 
 )

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('segment', 'tracks') }}
+    {{ raw_rows('segment', 'tracks', 'id', '_receipt_order') }}
 
 ),
 
@@ -13,9 +13,9 @@ renamed as (
         cast(anonymous_id as {{ dbt.type_string() }}) as anonymous_id,
         cast(context_group_id as {{ dbt.type_string() }}) as context_group_id,
         cast(context_library_name as {{ dbt.type_string() }}) as library_name,
-        cast(timestamp as timestamptz) as occurred_at,
-        cast(received_at as timestamptz) as received_at,
-        cast(properties as jsonb) as properties
+        cast(timestamp as {{ type_timestamptz() }}) as occurred_at,
+        cast(received_at as {{ type_timestamptz() }}) as received_at,
+        cast(properties as {{ type_json() }}) as properties
     from source
 
 )
