@@ -21,7 +21,7 @@ from pipelines.generate import GeneratorConfig, generate
 from pipelines.lake import Lake
 from pipelines.query import SparkEngine
 from pipelines.sources import amplitude, production, segment
-from pipelines.transform import MANIFEST_PATH, WITHOUT_UNIT_TESTS, dbt
+from pipelines.transform import MANIFEST_PATH, dbt
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed: pip install '.[spark]'")
 
@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.spark, pytest.mark.integration]
 
 DATA_SET = GeneratorConfig(seed=11, orgs=6, days=30, signup_drop=0.15)
 TOLERANCE = 1e-9
+WITHOUT_TESTS = ("--exclude-resource-type", "test", "unit_test")
 
 
 @dataclass
@@ -42,7 +43,9 @@ def load_and_build(data, production_url: str, target: warehouse.Connection | Lak
     segment.load(data / "segment-logs", target)
     amplitude.load_archives(data / "amplitude", target)
     production.load(production_url, target)
-    assert dbt(["build", "--quiet", *WITHOUT_UNIT_TESTS], target) == 0
+    # The marts are compared, not the data tests: the data set's planted signup gap fails
+    # the completeness test on both engines, as it should.
+    assert dbt(["build", "--quiet", *WITHOUT_TESTS], target) == 0
 
 
 def mart_tables() -> list[str]:
