@@ -32,8 +32,10 @@
             {{ received_at_column }} >= {{ from_margin }}
             and (
                 {{ load_id_column }} is null
+                -- distinct: the planner, which cannot tell how many rows are within the
+                -- margin, then knows a few loads fit in memory and hashes them.
                 or {{ load_id_column }} not in (
-                    select load_id
+                    select distinct load_id
                     from {{ this }}
                     where
                         source = '{{ source }}'
