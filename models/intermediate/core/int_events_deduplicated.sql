@@ -6,6 +6,7 @@
     indexes=[
         {'columns': ['event_id'], 'unique': true},
         {'columns': ['source', 'received_at']},
+        {'columns': ['source', 'load_id']},
     ],
 ) }}
 
@@ -19,13 +20,13 @@ with events as (
     newly_received_events as (
 
         select * from {{ ref('int_events_unioned') }}
-        where {{ received_since_last_run('received_at', 'source') }}
+        where {{ loaded_since_last_run('load_id', 'received_at', 'source') }}
 
     ),
 {% endif %}
 
--- An incremental run re-ranks only the events with a copy received since the last run
--- (see received_since_last_run), against every copy of them, old ones included.
+-- An incremental run re-ranks only the events with a copy in a load it has not processed
+-- (see loaded_since_last_run), against every copy of them, old ones included.
 events_to_rank as (
 
     select
@@ -36,6 +37,7 @@ events_to_rank as (
         is_planned,
         occurred_at,
         received_at,
+        load_id,
         user_id,
         anonymous_id,
         org_id,
@@ -74,6 +76,7 @@ final as (
         is_planned,
         occurred_at,
         received_at,
+        load_id,
         user_id,
         anonymous_id,
         org_id,

@@ -28,6 +28,7 @@ stitched as (
         events.is_planned,
         events.occurred_at,
         events.received_at,
+        events.load_id,
         coalesce(
             user_ids_merged.user_id, events.user_id, anonymous_id_claims.user_id
         ) as user_id,

@@ -6,6 +6,7 @@
     indexes=[
         {'columns': ['event_id'], 'unique': true},
         {'columns': ['source', 'received_at']},
+        {'columns': ['source', 'load_id']},
     ],
 ) }}
 
@@ -27,8 +28,8 @@ user_ids_merged as (
 
 ),
 
--- Incremental runs take the events received since the last run (see
--- received_since_last_run), every event of a device whose claims changed since then, and
+-- Incremental runs take the events of the loads not processed yet (see
+-- loaded_since_last_run), every event of a device whose claims changed since then, and
 -- every event of a user id an alias merged since then: their stitching may change.
 final as (
 
@@ -43,11 +44,12 @@ final as (
         events.org_id,
         events.properties,
         events.is_planned,
-        events.received_at
+        events.received_at,
+        events.load_id
     from events
     {% if is_incremental() %}
         where
-            {{ received_since_last_run('events.received_at', 'events.source') }}
+            {{ loaded_since_last_run('events.load_id', 'events.received_at', 'events.source') }}
             or events.anonymous_id in (
                 select device_claims.anonymous_id from device_claims
                 where

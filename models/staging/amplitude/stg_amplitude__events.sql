@@ -16,6 +16,7 @@ renamed as (
         cast(session_id as {{ dbt.type_bigint() }}) as session_id,
         cast(event_time as {{ type_timestamptz() }}) as occurred_at,
         cast(server_upload_time as {{ type_timestamptz() }}) as received_at,
+        cast(_dlt_load_id as {{ dbt.type_string() }}) as load_id,
         cast(client_event_time as {{ type_timestamptz() }}) as client_occurred_at,
         cast(event_properties as {{ type_json() }}) as event_properties,
         cast(user_properties as {{ type_json() }}) as user_properties,

@@ -13,7 +13,8 @@ renamed as (
         cast(from_plan_id as {{ dbt.type_string() }}) as from_plan_id,
         cast(to_plan_id as {{ dbt.type_string() }}) as to_plan_id,
         cast(changed_by_user_id as {{ dbt.type_string() }}) as changed_by_user_id,
-        cast(updated_at as {{ type_timestamptz() }}) as updated_at
+        cast(updated_at as {{ type_timestamptz() }}) as updated_at,
+        cast(_dlt_load_id as {{ dbt.type_string() }}) as load_id
     from source
 
 )

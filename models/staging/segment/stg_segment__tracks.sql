@@ -15,6 +15,7 @@ renamed as (
         cast(context_library_name as {{ dbt.type_string() }}) as library_name,
         cast(timestamp as {{ type_timestamptz() }}) as occurred_at,
         cast(received_at as {{ type_timestamptz() }}) as received_at,
+        cast(_dlt_load_id as {{ dbt.type_string() }}) as load_id,
         cast(properties as {{ type_json() }}) as properties
     from source
 

@@ -1,0 +1,75 @@
+{#-
+    The incremental filter of the event models, a manifest of the loads each model has
+    processed: every raw row carries the `_dlt_load_id` of the dlt load that wrote it
+    (`load_id`, one sequence per source, in time order), and the model keeps the load id of
+    each row it holds. A row is reprocessed when its load is newer than every load the model
+    holds for its source, so a run reads exactly the loads it has not seen: a Segment line
+    sent by a device offline for days, filed late, comes in a new load however old its
+    event. The lookback (var analytics__lookback_days, per source on its receipt clock) is
+    kept only as a margin: a row received within it is reprocessed when the model holds no
+    row of its load (a load dlt retried and committed after a newer one) or has no load id
+    (rows not written by dlt). A source behind the others keeps its own clock.
+-#}
+{% macro loaded_since_last_run(load_id_column, received_at_column, source_column) -%}
+    {%- set branches = [] -%}
+    {%- for source in ['segment', 'amplitude', 'production'] -%}
+        {%- do branches.append(
+            "when '" ~ source ~ "' then "
+            ~ loaded_since_last_run_of_source(load_id_column, received_at_column, source)
+        ) -%}
+    {%- endfor -%}
+    case {{ source_column }} {{ branches | join(' ') }} else false end
+{%- endmacro %}
+
+{% macro loaded_since_last_run_of_source(load_id_column, received_at_column, source) -%}
+    {%- set in_source = "where source = '" ~ source ~ "'" -%}
+    {%- set from_margin = reprocess_from(in_source) -%}
+    (
+        {{ load_id_column }} > (
+            select coalesce(max(load_id), '') from {{ this }} {{ in_source }}
+        )
+        or (
+            {{ received_at_column }} >= {{ from_margin }}
+            and (
+                {{ load_id_column }} is null
+                -- distinct: the planner, which cannot tell how many rows are within the
+                -- margin, then knows a few loads fit in memory and hashes them.
+                or {{ load_id_column }} not in (
+                    select distinct load_id
+                    from {{ this }}
+                    where
+                        source = '{{ source }}'
+                        and load_id is not null
+                        and received_at >= {{ from_margin }}
+                )
+            )
+        )
+    )
+{%- endmacro %}
+
+{#- The earliest moment the sources that identify devices (Segment, Amplitude) are
+    reprocessed from: a device whose claims changed since then is re-stitched. -#}
+{% macro identifications_reprocess_from() -%}
+    (
+        select {{ reprocess_from_expression('min(latest_received_at)') }}
+        from (
+            select max(received_at) as latest_received_at
+            from {{ this }}
+            where source in ('segment', 'amplitude')
+            group by source
+        ) as sources
+    )
+{%- endmacro %}
+
+{% macro reprocess_from(where_clause) -%}
+    (select {{ reprocess_from_expression('max(received_at)') }} from {{ this }} {{ where_clause }})
+{%- endmacro %}
+
+{#- A source the model does not hold yet is reprocessed whole. -#}
+{% macro reprocess_from_expression(latest) -%}
+    {{ dbt.dateadd(
+        'day',
+        '-' ~ var('analytics__lookback_days'),
+        "coalesce(" ~ latest ~ ", cast('1970-01-01 00:00:00+00' as " ~ type_timestamptz() ~ "))",
+    ) }}
+{%- endmacro %}
