@@ -106,7 +106,15 @@
     {%- for first_step in range(1, step_number + 1) -%}
         {%- do candidates.append(funnel_step_candidate(funnel, step_number, first_step)) -%}
     {%- endfor -%}
-    {{ return('greatest(\n' ~ candidates | join(',\n') ~ '\n)') }}
+    {{ return(funnel_greatest(candidates)) }}
+{%- endmacro %}
+
+{#- The greatest of `expressions`; one as itself (Spark's `greatest` takes two or more). -#}
+{% macro funnel_greatest(expressions) -%}
+    {%- if expressions | length == 1 -%}
+        {{ return(expressions[0]) }}
+    {%- endif -%}
+    {{ return('greatest(\n' ~ expressions | join(',\n') ~ '\n)') }}
 {%- endmacro %}
 
 {#- The path reaching `step_number` at this moment from the best path at `first_step` - 1. -#}

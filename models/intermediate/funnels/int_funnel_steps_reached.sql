@@ -184,13 +184,11 @@ with
         select
             entity_id,
             min(case when step_1_events >= 1 then occurred_at end) as entered_at,
-            max(
-                greatest(
-                    {%- for step_number in range(1, step_count + 1) %}
-                        {{ funnel_step_worth(funnel, step_number) }}{{ ',' if not loop.last }}
-                    {%- endfor %}
-                )
-            ) as best_path
+            {%- set step_worths = [] %}
+            {%- for step_number in range(1, step_count + 1) %}
+                {%- do step_worths.append(funnel_step_worth(funnel, step_number)) %}
+            {%- endfor %}
+            max({{ funnel_greatest(step_worths) }}) as best_path
         from {{ f }}_scan_{{ step_count }}
         group by entity_id
         having max(step_1_events) >= 1
