@@ -39,3 +39,9 @@
 {% macro spark__type_string_array() -%}
     array<{{ dbt.type_string() }}>
 {%- endmacro %}
+
+{#- dbt's `type_float` renders `float`: double precision on PostgreSQL, four bytes on Spark,
+    where the marts' rates and seconds would lose digits. -#}
+{% macro spark__type_float() -%}
+    double
+{%- endmacro %}
