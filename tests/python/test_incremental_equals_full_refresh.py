@@ -28,7 +28,7 @@ from pipelines.sources import amplitude, production, segment
 from pipelines.transform import dbt
 from pipelines.warehouse import Connection
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.differential]
 
 DATA_SET = GeneratorConfig(seed=23, orgs=20, days=30, end_date=date(2024, 1, 30))
 SCHEDULED_BUILD = (
