@@ -23,11 +23,11 @@ from psycopg2 import sql
 
 from pipelines.errors import UserError
 from pipelines.lake import LAKE_PATH_VARIABLE, Lake
-from pipelines.transform import PROFILE_TEMPLATE, run_dbt
+from pipelines.transform import DBT_TARGET_DIR, PROFILE_TEMPLATE, run_dbt
 from pipelines.warehouse import PROJECT_ROOT, Connection
 
 ANALYSES_DIR = PROJECT_ROOT / "analyses"
-COMPILED_ANALYSES_DIR = PROJECT_ROOT / "target" / "compiled" / "product_analytics" / "analyses"
+COMPILED_ANALYSES_DIR = DBT_TARGET_DIR / "compiled" / "product_analytics" / "analyses"
 READER_ROLE = "analytics_reader"
 READER_PASSWORD_VARIABLE = "ANALYTICS_READER_PASSWORD"
 MARTS_SCHEMA = "marts"

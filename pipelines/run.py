@@ -29,7 +29,7 @@ from rich.markup import escape
 from pipelines import ops, plan_lint
 from pipelines.errors import UserError
 from pipelines.masking import mask_urls
-from pipelines.transform import WITHOUT_UNIT_TESTS, dbt
+from pipelines.transform import DBT_TARGET_DIR, RUN_RESULTS_PATH, WITHOUT_UNIT_TESTS, dbt
 from pipelines.warehouse import PROJECT_ROOT, Connection
 
 if TYPE_CHECKING:  # the loaders import dlt (seconds): a locked-out run exits before that
@@ -47,7 +47,6 @@ MARKS = {
 }
 PLAIN_MARKS = {PASS: "✓", WARN: "!", FAIL: "✗", BROKEN: "✗", LOCKED_OUT: "✗"}
 HEADLINES = {PASS: "OK", WARN: "OK", FAIL: "FAILED", BROKEN: "BROKEN", LOCKED_OUT: "LOCKED OUT"}
-DBT_TARGET = PROJECT_ROOT / "target"
 LOG_DIR = PROJECT_ROOT / "logs"
 FAILING_ROWS_SHOWN = 5
 NOTIFICATION_LINES = 10
@@ -362,7 +361,7 @@ def load_step(name: str, load: Callable[[], LoadReport], max_rejected_share: flo
     return Step(step_name, [check], counts)
 
 
-def freshness_step(exit_code: int, sources_path: Path = DBT_TARGET / "sources.json") -> Step:
+def freshness_step(exit_code: int, sources_path: Path = DBT_TARGET_DIR / "sources.json") -> Step:
     """One line for the fresh sources, one per stale or unreadable one."""
     if exit_code not in (0, 1) or not sources_path.exists():
         message = f"dbt source freshness failed (exit {exit_code})"
@@ -399,7 +398,7 @@ def freshness_step(exit_code: int, sources_path: Path = DBT_TARGET / "sources.js
 
 
 def build_step(
-    exit_code: int, target: Connection, run_results_path: Path = DBT_TARGET / "run_results.json"
+    exit_code: int, target: Connection, run_results_path: Path = RUN_RESULTS_PATH
 ) -> Step:
     """One line of totals, then one per model or test that did not pass, with the failing
     rows of a test (which name, for the completeness test, the days and sources)."""

@@ -19,8 +19,10 @@ PROFILE_TEMPLATE = PROJECT_ROOT / "profiles.example.yml"
 PROFILES_DIR = EMBEDDED_DIR / "profiles"
 # Written by every dbt command: what the last one compiled, for the target it used, and how
 # each of its nodes ran.
-MANIFEST_PATH = PROJECT_ROOT / "target" / "manifest.json"
-RUN_RESULTS_PATH = PROJECT_ROOT / "target" / "run_results.json"
+# dbt's artifacts: the manifest, run_results.json, sources.json, compiled SQL.
+DBT_TARGET_DIR = PROJECT_ROOT / "target"
+MANIFEST_PATH = DBT_TARGET_DIR / "manifest.json"
+RUN_RESULTS_PATH = DBT_TARGET_DIR / "run_results.json"
 # The scheduled run and the demo build without dbt's unit tests: they check the models' logic
 # on fixed inputs, not the data, so they belong to CI (`make test` runs them once), and in a
 # build they cost about as much as the models of a day's new data.

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from pipelines.warehouse import PROJECT_ROOT, Connection
+from pipelines.transform import DBT_TARGET_DIR, MANIFEST_PATH
+from pipelines.warehouse import Connection
 
 pytestmark = pytest.mark.integration
 
-TARGET = PROJECT_ROOT / "target"
 EXPOSURES = {"html_report", "superset_funnels", "superset_upgrades", "superset_completeness"}
 
 
@@ -53,8 +53,8 @@ def manifest(built_warehouse) -> dict:
     docs = analytics(target, "docs")
     stdout, stderr = docs.communicate(timeout=300)
     assert docs.returncode == 0, stdout + stderr
-    assert stdout.strip() == f"wrote {TARGET / 'index.html'}"
-    return json.loads((TARGET / "manifest.json").read_text())
+    assert stdout.strip() == f"wrote {DBT_TARGET_DIR / 'index.html'}"
+    return json.loads(MANIFEST_PATH.read_text())
 
 
 def mart_models(manifest: dict) -> list[dict]:

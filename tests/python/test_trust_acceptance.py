@@ -16,9 +16,9 @@ from rich.console import Console
 
 from pipelines import plan_lint, warehouse
 from pipelines.generate import GeneratorConfig, generate
-from pipelines.run import DBT_TARGET, FAIL, RunConfig, run
+from pipelines.run import FAIL, RunConfig, run
 from pipelines.sources import segment
-from pipelines.transform import dbt
+from pipelines.transform import RUN_RESULTS_PATH, dbt
 from pipelines.warehouse import Connection
 
 pytestmark = pytest.mark.integration
@@ -55,7 +55,7 @@ def generate_and_run(target: Connection, config: GeneratorConfig, data_dir: Path
 
 
 def completeness_test_failures(target: Connection) -> list[tuple]:
-    results = json.loads((DBT_TARGET / "run_results.json").read_text())["results"]
+    results = json.loads(RUN_RESULTS_PATH.read_text())["results"]
     [result] = [r for r in results if r["unique_id"].split(".")[2] == COMPLETENESS_TEST]
     return query(target, f"select day, check_name, source from ({result['compiled_code']}) t")
 
