@@ -4,11 +4,17 @@
     A path is an attempt as an array of whole microseconds since 1970: its step-1 time as is,
     each later step's time negated, so the greatest path (a plain array max) is the attempt
     with the latest start and, among those, the one reaching each later step earliest. A
-    path at step k starts with one era per exclusion in progress at step k (after_step <= k <
-    before_step, see `funnel_exclusions_in_progress`): how many moments of the excluded event
-    came at or before the attempt's after_step event. Eras come first because an attempt
-    whose era is behind the excluded events seen since can never go on: at any moment the
-    attempts that can all share the latest era.
+    path at step k > 1 starts with one era per exclusion in progress at step k (after_step <=
+    k < before_step, see `funnel_path_eras`): the time of the latest moment of the excluded
+    event at or before the attempt's after_step event (`funnel_no_exclusion()` when none).
+    Eras come first because an attempt whose era is behind the excluded event seen since can
+    never go on: at any moment the attempts that can all share the latest era. A step-1 path
+    needs none: its era would grow with its start, so the latest start has the latest era.
+
+    The scan reads three times per moment and exclusion n, all taken over every moment of
+    the entity before the unusable ones are dropped (so that dropping them changes none):
+    `exclusion_n_before`, the latest moment of its event strictly before this one,
+    `exclusion_n_at_or_before` (this one included) and `exclusion_n_last`, the entity's last.
 -#}
 
 {% macro funnel_epoch_microseconds(timestamp) -%}
@@ -77,6 +83,21 @@
     {{ return(numbers) }}
 {%- endmacro %}
 
+{#- The exclusions whose eras a path at `step_number` carries: those in progress, none at 1. -#}
+{% macro funnel_path_eras(funnel, step_number) -%}
+    {{ return(funnel_exclusions_in_progress(funnel, step_number) if step_number > 1 else []) }}
+{%- endmacro %}
+
+{#- The era of no excluded event: before every moment. -#}
+{% macro funnel_no_exclusion() -%}
+    cast(-9223372036854775807 as bigint)
+{%- endmacro %}
+
+{#- The latest moment of exclusion `number`'s event at or before this moment. -#}
+{% macro funnel_exclusion_at_or_before(number) -%}
+    case when exclusion_{{ number }}_events > 0 then moment_at else exclusion_{{ number }}_before end
+{%- endmacro %}
+
 {#-
     True when the moment holds distinct events for every step from `first_step` to
     `last_step` (1-based): `step_<n>_events` counts the moment's events matching step n, and a
@@ -98,8 +119,8 @@
     whose steps a..step_number this moment can fill, the best path at step a - 1 before this
     moment (none for a = 1: an attempt starting here) extended by this moment, if this moment
     is within the window of its step-1 event and no excluded event in progress came strictly
-    between its after_step event and this moment (its era is the number of such events seen
-    strictly before this moment).
+    between its after_step event and this moment (its era is at or after the latest excluded
+    moment strictly before this one; for a step-1 path, its start is).
 -#}
 {% macro funnel_step_reached(funnel, step_number) -%}
     {%- set candidates = [] -%}
@@ -119,40 +140,41 @@
 
 {#- The path reaching `step_number` at this moment from the best path at `first_step` - 1. -#}
 {% macro funnel_step_candidate(funnel, step_number, first_step) -%}
-    {%- set in_progress = funnel_exclusions_in_progress(funnel, step_number) -%}
+    {%- set path_eras = funnel_path_eras(funnel, step_number) -%}
     {%- set new_steps = ['-moment_at'] * (step_number - first_step) -%}
     {%- set fillable = funnel_steps_fillable(funnel.steps, first_step, step_number) -%}
     {%- if first_step == 1 -%}
         {%- set eras = [] -%}
-        {%- for number in in_progress -%}
-            {%- do eras.append('exclusion_' ~ number ~ '_seen') -%}
+        {%- for number in path_eras -%}
+            {%- do eras.append(funnel_exclusion_at_or_before(number)) -%}
         {%- endfor -%}
         {{ return('case when ' ~ fillable ~ ' then '
             ~ funnel_path_of(eras + ['moment_at'] + new_steps) ~ ' end') }}
     {%- endif -%}
     {%- set before = 'step_' ~ (first_step - 1) ~ '_path_before' -%}
-    {%- set before_in_progress = funnel_exclusions_in_progress(funnel, first_step - 1) -%}
-    {%- set start = funnel_path_element(before, before_in_progress | length + 1) -%}
+    {%- set before_eras = funnel_path_eras(funnel, first_step - 1) -%}
+    {%- set start = funnel_path_element(before, before_eras | length + 1) -%}
     {%- set conditions = [fillable] -%}
     {%- do conditions.append(
         'moment_at <= ' ~ start ~ ' + ' ~ funnel_window_microseconds(funnel)
     ) -%}
-    {%- set eras = [] -%}
-    {%- for number in before_in_progress -%}
-        {%- set era = funnel_path_element(before, loop.index) -%}
-        {%- do conditions.append(era ~ ' >= exclusion_' ~ number ~ '_seen_before') -%}
+    {#- An exclusion in progress at step 1 has the attempt's start for its after_step time. -#}
+    {%- set carried = {} -%}
+    {%- for number in funnel_exclusions_in_progress(funnel, first_step - 1) -%}
+        {%- set era = funnel_path_element(before, before_eras.index(number) + 1)
+            if number in before_eras else start -%}
+        {%- do conditions.append(era ~ ' >= exclusion_' ~ number ~ '_before') -%}
+        {#- Nothing excluded since the after_step event: its latest is the latest before. -#}
+        {%- do carried.update({number: era if number in before_eras
+            else 'exclusion_' ~ number ~ '_before'}) -%}
     {%- endfor -%}
-    {%- for number in in_progress -%}
-        {%- if number in before_in_progress -%}
-            {%- do eras.append(
-                funnel_path_element(before, before_in_progress.index(number) + 1)
-            ) -%}
-        {%- else -%}
-            {%- do eras.append('exclusion_' ~ number ~ '_seen') -%}
-        {%- endif -%}
+    {%- set eras = [] -%}
+    {%- for number in path_eras -%}
+        {%- do eras.append(carried[number] if number in carried
+            else funnel_exclusion_at_or_before(number)) -%}
     {%- endfor -%}
     {%- set parts = [funnel_path_of(eras)] if eras else [] -%}
-    {%- do parts.append(funnel_path_slice(before, before_in_progress | length + 1)) -%}
+    {%- do parts.append(funnel_path_slice(before, before_eras | length + 1)) -%}
     {%- do parts.append(funnel_path_of(['-moment_at'] + new_steps)) -%}
     {{ return('case when ' ~ conditions | join(' and ') ~ ' then '
         ~ funnel_path_concat(parts) ~ ' end') }}
@@ -161,13 +183,13 @@
 {#-
     The path at `step_number` tagged with the step it is worth, for the entity's result:
     `step_number`, or an exclusion's after_step when an excluded event came after the
-    attempt's after_step event (the exclusion's total exceeds the era): the attempt never
+    attempt's after_step event (the entity's last excluded moment is after the era): it never
     reached before_step, so the exclusion ended it at after_step (the smallest such). The
     eras are dropped, so the tagged paths of every step compare by step, then attempt.
 -#}
 {% macro funnel_step_worth(funnel, step_number) -%}
     {%- set path = 'step_' ~ step_number ~ '_path' -%}
-    {%- set in_progress = funnel_exclusions_in_progress(funnel, step_number) -%}
+    {%- set in_progress = funnel_path_eras(funnel, step_number) -%}
     {%- set attempt = funnel_path_slice(path, in_progress | length + 1)
         if in_progress else path -%}
     {%- set exclusions = funnel.get('exclusions', []) -%}
@@ -182,7 +204,7 @@
     {%- for after_step, position, number in endings | sort -%}
         {%- do branches.append(
             'when ' ~ funnel_path_element(path, position) ~ ' < exclusion_' ~ number
-            ~ '_total then ' ~ funnel_path_concat([
+            ~ '_last then ' ~ funnel_path_concat([
                 funnel_path_of([after_step]), funnel_path_slice(attempt, 1, after_step)
             ])
         ) -%}
@@ -201,9 +223,7 @@
     window is past every attempt's, and one before any step-1 event has no attempt at all.
 -#}
 {% macro funnel_moment_usable(funnel) -%}
-    {%- set start = funnel_path_element(
-        'step_1_path_before', funnel_exclusions_in_progress(funnel, 1) | length + 1
-    ) -%}
+    {%- set start = funnel_path_element('step_1_path_before', 1) -%}
     step_1_events >= 1 or moment_at <= {{ start }} + {{ funnel_window_microseconds(funnel) }}
 {%- endmacro %}
 

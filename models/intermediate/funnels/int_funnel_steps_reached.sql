@@ -107,57 +107,48 @@ with
 
     ),
 
-    {%- if exclusion_count %}
-
-        -- Per exclusion, the moments holding its event seen so far (at or before, and
-        -- strictly before, this moment) and in all.
-        {{ f }}_eras as (
-
-            select
-                *,
-                {%- for number in range(1, exclusion_count + 1) %}
-                    {%- set seen = 'case when exclusion_' ~ number ~ '_events > 0 then 1 else 0 end' %}
-                    sum({{ seen }}) over moments_so_far as exclusion_{{ number }}_seen,
-                    sum({{ seen }}) over moments_so_far - ({{ seen }})
-                        as exclusion_{{ number }}_seen_before,
-                    sum({{ seen }}) over entity_moments
-                        as exclusion_{{ number }}_total{{ ',' if not loop.last }}
-                {%- endfor %}
-            from {{ f }}_moments
-            window
-                moments_so_far as (
-                    partition by {{ partition }}
-                    order by occurred_at
-                    rows between unbounded preceding and current row
-                ),
-                entity_moments as (partition by {{ partition }})
-
-        ),
-
-    {%- endif %}
-
     {{ f }}_scan_1 as (
 
         select
             *,
             {{ funnel_step_reached(funnel, 1) }} as step_1_path
-        from {{ f ~ ('_eras' if exclusion_count else '_moments') }}
+        from {{ f }}_moments
 
     ),
 
     {% for step_number in range(2, step_count + 1) %}
         {%- set previous = step_number - 1 %}
 
+        {%- if previous == 1 and exclusion_count %}
+
+        -- Each exclusion's latest moment before this one and the entity's last, over every
+        -- moment (before the unusable ones are dropped), in the first step's pass.
+        {%- endif %}
         {{ f }}_before_{{ previous }} as (
 
             select
                 *,
-                max(step_{{ previous }}_path) over (
-                    partition by {{ partition }}
-                    order by occurred_at
-                    rows between unbounded preceding and 1 preceding
-                ) as step_{{ previous }}_path_before
+                {%- if previous == 1 %}
+                    {%- for number in range(1, exclusion_count + 1) %}
+                        {%- set excluded_at =
+                            'case when exclusion_' ~ number ~ '_events > 0 then moment_at end' %}
+                        coalesce(
+                            max({{ excluded_at }}) over moments_before,
+                            {{ funnel_no_exclusion() }}
+                        ) as exclusion_{{ number }}_before,
+                        coalesce(
+                            max({{ excluded_at }}) over (partition by {{ partition }}),
+                            {{ funnel_no_exclusion() }}
+                        ) as exclusion_{{ number }}_last,
+                    {%- endfor %}
+                {%- endif %}
+                max(step_{{ previous }}_path) over moments_before as step_{{ previous }}_path_before
             from {{ f }}_scan_{{ previous }}
+            window moments_before as (
+                partition by {{ partition }}
+                order by occurred_at
+                rows between unbounded preceding and 1 preceding
+            )
 
         ),
 
