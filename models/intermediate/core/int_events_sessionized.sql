@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('int_events_deduplicated') }}
 -- depends_on: {{ ref('int_anonymous_ids_mapped_to_users') }}
 -- depends_on: {{ ref('int_user_ids_merged_by_alias') }}
 {{ config(
@@ -13,69 +14,54 @@
     ],
 ) }}
 
-with stitched_events as (
-
-    select * from {{ ref('int_events_stitched_to_users') }}
-
-),
-
-amplitude_events as (
-
-    select * from {{ ref('stg_amplitude__events') }}
-
-),
+with
 
 {% if is_incremental() %}
 
-    device_claims as (
-
-        select * from {{ ref('int_anonymous_ids_mapped_to_users') }}
-
-    ),
-
-    user_ids_merged as (
-
-        select * from {{ ref('int_user_ids_merged_by_alias') }}
-
-    ),
-
-    previous_sessions as (
-
-        select * from {{ this }}
-
-    ),
-
+    -- Each relation is read where it is used, so PostgreSQL filters it through its indexes
+    -- instead of materializing all of it once for several readers.
     -- The events whose session may differ from the last run's: those of the loads not
     -- processed yet (see loaded_since_last_run) and those whose stitching may have changed
     -- (as fct_events takes them), plus the events an Amplitude copy loaded since then places
     -- in a session (the Segment copy kept, its load an old one).
     changed_events as (
 
-        select stitched_events.event_id
-        from stitched_events
+        select deduplicated.event_id
+        from {{ ref('int_events_deduplicated') }} as deduplicated
         where
             {{ loaded_since_last_run(
-                'stitched_events.load_id', 'stitched_events.received_at', 'stitched_events.source'
+                'deduplicated.load_id', 'deduplicated.received_at', 'deduplicated.source'
             ) }}
-            or stitched_events.anonymous_id in (
-                select device_claims.anonymous_id from device_claims
+        union
+        select deduplicated.event_id
+        from {{ ref('int_events_deduplicated') }} as deduplicated
+        where
+            deduplicated.anonymous_id in (
+                select device_claims.anonymous_id
+                from {{ ref('int_anonymous_ids_mapped_to_users') }} as device_claims
                 where
                     device_claims.claims_changed_received_at
                     >= {{ identifications_reprocess_from() }}
             )
-            or stitched_events.source_user_id in (
-                select user_ids_merged.previous_user_id from user_ids_merged
-                where user_ids_merged.merged_received_at >= {{ identifications_reprocess_from() }}
+        union
+        select deduplicated.event_id
+        from {{ ref('int_events_deduplicated') }} as deduplicated
+        where
+            deduplicated.user_id in (
+                select user_ids_merged.previous_user_id
+                from {{ ref('int_user_ids_merged_by_alias') }} as user_ids_merged
+                where
+                    user_ids_merged.merged_received_at >= {{ identifications_reprocess_from() }}
             )
         union
-        select coalesce(amplitude_events.insert_id, amplitude_events.event_uuid) as event_id
-        from amplitude_events
+        select coalesce(amplitude_copies.insert_id, amplitude_copies.event_uuid) as event_id
+        from {{ ref('stg_amplitude__events') }} as amplitude_copies
         where
-            amplitude_events.session_id is not null
-            and amplitude_events.session_id != -1
-            and amplitude_events.device_id is not null
+            amplitude_copies.session_id is not null
+            and amplitude_copies.session_id != -1
+            and amplitude_copies.device_id is not null
             and {{ loaded_since_last_run_of_source(
-                'amplitude_events.load_id', 'amplitude_events.received_at', 'amplitude'
+                'amplitude_copies.load_id', 'amplitude_copies.received_at', 'amplitude'
             ) }}
 
     ),
@@ -83,14 +69,14 @@ amplitude_events as (
     -- The changed events as they are now, and their Amplitude copies.
     events as (
 
-        select * from stitched_events
+        select * from {{ ref('int_events_stitched_to_users') }}
         where event_id in (select changed_events.event_id from changed_events)
 
     ),
 
     session_copies as (
 
-        select * from amplitude_events
+        select * from {{ ref('stg_amplitude__events') }}
         where
             coalesce(insert_id, event_uuid)
             in (select changed_events.event_id from changed_events)
@@ -101,13 +87,13 @@ amplitude_events as (
 
     events as (
 
-        select * from stitched_events
+        select * from {{ ref('int_events_stitched_to_users') }}
 
     ),
 
     session_copies as (
 
-        select * from amplitude_events
+        select * from {{ ref('stg_amplitude__events') }}
 
     ),
 
@@ -177,7 +163,7 @@ tracked_events as (
         from tracked_events
         union
         select previous_sessions.session_owner_id
-        from previous_sessions
+        from {{ this }} as previous_sessions
         where previous_sessions.event_id in (select changed_events.event_id from changed_events)
 
     ),
@@ -197,7 +183,7 @@ tracked_events as (
             previous_sessions.org_id,
             previous_sessions.session_source,
             previous_sessions.session_owner_id
-        from previous_sessions
+        from {{ this }} as previous_sessions
         where
             previous_sessions.session_owner_id in (
                 select touched_owners.session_owner_id from touched_owners

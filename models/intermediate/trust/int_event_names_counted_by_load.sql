@@ -9,13 +9,7 @@
     ],
 ) }}
 
-with events as (
-
-    select * from {{ ref('int_events_unioned') }}
-
-),
-
-plan_names as (
+with plan_names as (
 
     select * from {{ ref('tracking_plan_event_names') }}
 
@@ -34,25 +28,6 @@ tracking_plan as (
 
 ),
 
--- The tracked sources' rows: each is loaded once and never replaced, so counts add up over
--- loads. Production's rows are replaced when a change is corrected: the catalog counts them
--- whole.
-tracked_events as (
-
-    select
-        events.event_id,
-        events.source,
-        events.source_event_name,
-        events.event_name,
-        events.is_planned,
-        events.occurred_at,
-        events.received_at,
-        events.load_id
-    from events
-    where events.source in ('segment', 'amplitude')
-
-),
-
 {% if is_incremental() %}
 
     -- A load with a row not counted yet (see loaded_since_last_run) is counted again whole.
@@ -61,24 +36,29 @@ tracked_events as (
         select distinct
             tracked_events.source,
             coalesce(tracked_events.load_id, '') as load_id
-        from tracked_events
+        from {{ ref('int_events_unioned') }} as tracked_events
         where
-            {{ loaded_since_last_run(
+            tracked_events.source in ('segment', 'amplitude')
+            and {{ loaded_since_last_run(
                 'tracked_events.load_id', 'tracked_events.received_at', 'tracked_events.source'
             ) }}
         union
         select distinct
             tracked_events.source,
             coalesce(tracked_events.load_id, '') as load_id
-        from tracked_events
+        from {{ ref('int_events_unioned') }} as tracked_events
         where
-            (select tracking_plan.plan_hash from tracking_plan)
+            tracked_events.source in ('segment', 'amplitude')
+            and (select tracking_plan.plan_hash from tracking_plan)
             != (select max(previous_counts.plan_hash) from {{ this }} as previous_counts)
 
     ),
 
 {% endif %}
 
+-- The tracked sources' rows are each loaded once and never replaced, so counts add up over
+-- loads; production's rows are replaced when a change is corrected: the catalog counts them
+-- whole.
 counted as (
 
     select
@@ -92,13 +72,14 @@ counted as (
         max(tracked_events.occurred_at) as last_seen_at,
         max(tracked_events.received_at) as received_at,
         (select tracking_plan.plan_hash from tracking_plan) as plan_hash
-    from tracked_events
+    from {{ ref('int_events_unioned') }} as tracked_events
     {% if is_incremental() %}
         inner join loads_to_count
             on
                 tracked_events.source = loads_to_count.source
                 and coalesce(tracked_events.load_id, '') = loads_to_count.load_id
     {% endif %}
+    where tracked_events.source in ('segment', 'amplitude')
     group by
         tracked_events.source,
         coalesce(tracked_events.load_id, ''),
