@@ -1,14 +1,103 @@
-with events as (
+-- depends_on: {{ ref('int_events_deduplicated') }}
+-- depends_on: {{ ref('int_anonymous_ids_mapped_to_users') }}
+-- depends_on: {{ ref('int_user_ids_merged_by_alias') }}
+{{ config(
+    materialized='incremental',
+    unique_key='event_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    indexes=[
+        {'columns': ['event_id'], 'unique': true},
+        {'columns': ['session_owner_id']},
+        {'columns': ['source', 'load_id']},
+        {'columns': ['source', 'received_at']},
+    ],
+) }}
 
-    select * from {{ ref('int_events_stitched_to_users') }}
+with
 
-),
+{% if is_incremental() %}
 
-amplitude_events as (
+    -- Each relation is read where it is used, so PostgreSQL filters it through its indexes
+    -- instead of materializing all of it once for several readers.
+    -- The events whose session may differ from the last run's: those of the loads not
+    -- processed yet (see loaded_since_last_run) and those whose stitching may have changed
+    -- (as fct_events takes them), plus the events an Amplitude copy loaded since then places
+    -- in a session (the Segment copy kept, its load an old one).
+    changed_events as (
 
-    select * from {{ ref('stg_amplitude__events') }}
+        select deduplicated.event_id
+        from {{ ref('int_events_deduplicated') }} as deduplicated
+        where
+            {{ loaded_since_last_run(
+                'deduplicated.load_id', 'deduplicated.received_at', 'deduplicated.source'
+            ) }}
+        union
+        select deduplicated.event_id
+        from {{ ref('int_events_deduplicated') }} as deduplicated
+        where
+            deduplicated.anonymous_id in (
+                select device_claims.anonymous_id
+                from {{ ref('int_anonymous_ids_mapped_to_users') }} as device_claims
+                where
+                    device_claims.claims_changed_received_at
+                    >= {{ identifications_reprocess_from() }}
+            )
+        union
+        select deduplicated.event_id
+        from {{ ref('int_events_deduplicated') }} as deduplicated
+        where
+            deduplicated.user_id in (
+                select user_ids_merged.previous_user_id
+                from {{ ref('int_user_ids_merged_by_alias') }} as user_ids_merged
+                where
+                    user_ids_merged.merged_received_at >= {{ identifications_reprocess_from() }}
+            )
+        union
+        select coalesce(amplitude_copies.insert_id, amplitude_copies.event_uuid) as event_id
+        from {{ ref('stg_amplitude__events') }} as amplitude_copies
+        where
+            amplitude_copies.session_id is not null
+            and amplitude_copies.session_id != -1
+            and amplitude_copies.device_id is not null
+            and {{ loaded_since_last_run_of_source(
+                'amplitude_copies.load_id', 'amplitude_copies.received_at', 'amplitude'
+            ) }}
 
-),
+    ),
+
+    -- The changed events as they are now, and their Amplitude copies.
+    events as (
+
+        select * from {{ ref('int_events_stitched_to_users') }}
+        where event_id in (select changed_events.event_id from changed_events)
+
+    ),
+
+    session_copies as (
+
+        select * from {{ ref('stg_amplitude__events') }}
+        where
+            coalesce(insert_id, event_uuid)
+            in (select changed_events.event_id from changed_events)
+
+    ),
+
+{% else %}
+
+    events as (
+
+        select * from {{ ref('int_events_stitched_to_users') }}
+
+    ),
+
+    session_copies as (
+
+        select * from {{ ref('stg_amplitude__events') }}
+
+    ),
+
+{% endif %}
 
 -- Amplitude's own session of an event, from any Amplitude copy of it (a Segment event
 -- forwarded to Amplitude keeps its Segment copy, but its Amplitude copy has the session).
@@ -16,26 +105,44 @@ amplitude_events as (
 amplitude_sessions as (
 
     select
-        coalesce(insert_id, event_uuid) as event_id,
-        max(device_id) as device_id,
-        max(session_id) as amplitude_session_id
-    from amplitude_events
-    where session_id is not null and session_id != -1 and device_id is not null
-    group by coalesce(insert_id, event_uuid)
+        coalesce(session_copies.insert_id, session_copies.event_uuid) as event_id,
+        max(session_copies.device_id) as device_id,
+        {{ dbt.concat([
+            'max(session_copies.device_id)',
+            "':'",
+            dbt.cast('max(session_copies.session_id)', dbt.type_string()),
+        ]) }} as session_id
+    from session_copies
+    where
+        session_copies.session_id is not null
+        and session_copies.session_id != -1
+        and session_copies.device_id is not null
+    group by coalesce(session_copies.insert_id, session_copies.event_uuid)
 
 ),
 
--- Production-derived events are not product activity and open no session.
+-- Production-derived events are not product activity and open no session. Each event's
+-- session owner: its Amplitude session, else its stitched user, else its device while the
+-- user is unknown.
 tracked_events as (
 
     select
         events.event_id,
+        events.source,
+        events.load_id,
+        events.received_at,
         events.occurred_at,
         events.user_id,
-        events.anonymous_id,
+        coalesce(amplitude_sessions.device_id, events.anonymous_id) as anonymous_id,
         events.org_id,
-        amplitude_sessions.device_id as amplitude_device_id,
-        amplitude_sessions.amplitude_session_id
+        case
+            when amplitude_sessions.session_id is not null then 'amplitude' else 'segment'
+        end as session_source,
+        coalesce(
+            amplitude_sessions.session_id,
+            events.user_id,
+            {{ dbt.concat(["'anonymous:'", 'events.anonymous_id']) }}
+        ) as session_owner_id
     from events
     left join amplitude_sessions
         on events.event_id = amplitude_sessions.event_id
@@ -45,23 +152,72 @@ tracked_events as (
 
 ),
 
--- Every other event belongs to its stitched user, or to its device while the user is
--- unknown, and a session starts with an owner's first such event or after a silence longer
--- than the var analytics__session_inactivity_minutes.
+{% if is_incremental() %}
+
+    -- An incremental run sessionizes again every event of an owner one of the changed
+    -- events has now or had at the last run: the changed events as they are now, the
+    -- owner's other events as the last run left them.
+    touched_owners as (
+
+        select tracked_events.session_owner_id
+        from tracked_events
+        union
+        select previous_sessions.session_owner_id
+        from {{ this }} as previous_sessions
+        where previous_sessions.event_id in (select changed_events.event_id from changed_events)
+
+    ),
+
+    events_to_sessionize as (
+
+        select * from tracked_events
+        union all
+        select
+            previous_sessions.event_id,
+            previous_sessions.source,
+            previous_sessions.load_id,
+            previous_sessions.received_at,
+            previous_sessions.occurred_at,
+            previous_sessions.user_id,
+            previous_sessions.anonymous_id,
+            previous_sessions.org_id,
+            previous_sessions.session_source,
+            previous_sessions.session_owner_id
+        from {{ this }} as previous_sessions
+        where
+            previous_sessions.session_owner_id in (
+                select touched_owners.session_owner_id from touched_owners
+            )
+            and not exists (
+                select 1 from changed_events
+                where changed_events.event_id = previous_sessions.event_id
+            )
+
+    ),
+
+{% else %}
+
+    events_to_sessionize as (
+
+        select * from tracked_events
+
+    ),
+
+{% endif %}
+
+-- A gap session starts with an owner's first event or after a silence longer than the var
+-- analytics__session_inactivity_minutes.
 gap_events as (
 
     select
         event_id,
         occurred_at,
-        coalesce(
-            user_id, {{ dbt.concat(["'anonymous:'", 'anonymous_id']) }}
-        ) as session_owner_id,
+        session_owner_id,
         lag(occurred_at) over (
-            partition by coalesce(user_id, {{ dbt.concat(["'anonymous:'", 'anonymous_id']) }})
-            order by occurred_at, event_id
+            partition by session_owner_id order by occurred_at, event_id
         ) as previous_occurred_at
-    from tracked_events
-    where amplitude_session_id is null
+    from events_to_sessionize
+    where session_source = 'segment'
 
 ),
 
@@ -98,35 +254,28 @@ gap_sessions as (
 sessionized as (
 
     select
-        tracked_events.event_id,
-        'amplitude' as session_source,
-        {{ dbt.concat([
-            'tracked_events.amplitude_device_id',
-            "':'",
-            dbt.cast('tracked_events.amplitude_session_id', dbt.type_string()),
-        ]) }} as session_id,
-        tracked_events.occurred_at,
-        tracked_events.user_id,
-        tracked_events.amplitude_device_id as anonymous_id,
-        tracked_events.org_id
-    from tracked_events
-    where tracked_events.amplitude_session_id is not null
-    union all
-    select
-        tracked_events.event_id,
-        'segment' as session_source,
-        {{ dbt.hash(dbt.concat([
-            'gap_sessions.session_owner_id',
-            "'-'",
-            dbt.cast('gap_sessions.session_number', dbt.type_string()),
-        ])) }} as session_id,
-        tracked_events.occurred_at,
-        tracked_events.user_id,
-        tracked_events.anonymous_id,
-        tracked_events.org_id
-    from tracked_events
-    inner join gap_sessions
-        on tracked_events.event_id = gap_sessions.event_id
+        events_to_sessionize.event_id,
+        events_to_sessionize.session_source,
+        case
+            when events_to_sessionize.session_source = 'amplitude'
+                then events_to_sessionize.session_owner_id
+            else {{ dbt.hash(dbt.concat([
+                'gap_sessions.session_owner_id',
+                "'-'",
+                dbt.cast('gap_sessions.session_number', dbt.type_string()),
+            ])) }}
+        end as session_id,
+        events_to_sessionize.occurred_at,
+        events_to_sessionize.user_id,
+        events_to_sessionize.anonymous_id,
+        events_to_sessionize.org_id,
+        events_to_sessionize.session_owner_id,
+        events_to_sessionize.source,
+        events_to_sessionize.load_id,
+        events_to_sessionize.received_at
+    from events_to_sessionize
+    left join gap_sessions
+        on events_to_sessionize.event_id = gap_sessions.event_id
 
 ),
 

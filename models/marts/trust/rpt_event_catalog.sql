@@ -1,4 +1,10 @@
-with events as (
+with counted_by_load as (
+
+    select * from {{ ref('int_event_names_counted_by_load') }}
+
+),
+
+events as (
 
     select * from {{ ref('int_events_unioned') }}
 
@@ -10,8 +16,20 @@ plan_names as (
 
 ),
 
-names_by_source as (
+-- The tracked sources' names come counted load by load; production's few derived events are
+-- counted here, whole (a corrected change replaces its row).
+counts as (
 
+    select
+        source_event_name,
+        source,
+        event_name,
+        is_planned,
+        events,
+        first_seen_at,
+        last_seen_at
+    from counted_by_load
+    union all
     select
         source_event_name,
         source,
@@ -21,6 +39,26 @@ names_by_source as (
         min(occurred_at) as first_seen_at,
         max(occurred_at) as last_seen_at
     from events
+    where source = 'production'
+    group by
+        source_event_name,
+        source,
+        event_name,
+        is_planned
+
+),
+
+names_by_source as (
+
+    select
+        source_event_name,
+        source,
+        event_name,
+        is_planned,
+        cast(sum(events) as {{ dbt.type_bigint() }}) as events,
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at
+    from counts
     group by
         source_event_name,
         source,
