@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs
+from dlt.common.schema.typing import C_DLT_LOAD_ID
 from dlt.common.schema.utils import get_columns_names_with_prop
 
 from pipelines import warehouse
@@ -34,7 +35,6 @@ ENGINE_VARIABLE = "ANALYTICS_ENGINE"
 ENGINES = ("postgres", "spark")
 LAKE_PATH_VARIABLE = "ANALYTICS_LAKE_PATH"
 DEFAULT_LAKE_PATH = PROJECT_ROOT / ".lake"
-LOAD_ID_COLUMN = "_dlt_load_id"
 # A file the first load writes: the lake's identity, so a lake deleted and made again at the
 # same path never inherits the dlt working folder (and the loaded files) of the old one.
 LAKE_ID_FILE = "_lake_id"
@@ -165,12 +165,12 @@ def rows_loaded(
             if whole_rows
             else get_columns_names_with_prop(schema.tables[table], "primary_key")
         )
-        total += _keys_added(rows.select([*keys, LOAD_ID_COLUMN]), keys, load_ids)
+        total += _keys_added(rows.select([*keys, C_DLT_LOAD_ID]), keys, load_ids)
     return total
 
 
 def _keys_added(rows: pa.Table, keys: list[str], load_ids: Sequence[str]) -> int:
-    is_new = pc.is_in(rows[LOAD_ID_COLUMN], pa.array(list(load_ids)))
+    is_new = pc.is_in(rows[C_DLT_LOAD_ID], pa.array(list(load_ids)))
     added = rows.filter(is_new).group_by(keys).aggregate([])
     before = rows.filter(pc.invert(is_new)).group_by(keys).aggregate([])
     return added.join(before, keys, join_type="left anti").num_rows

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dlt.common.schema.typing import C_DLT_LOAD_ID
 from rich.progress import Progress, TaskID
 
 from pipelines import warehouse
 from pipelines.loading.naming import quoted
-from pipelines.loading.settings import LOAD_ID_COLUMN
 
 
 @dataclass
@@ -66,14 +66,14 @@ def rows_loaded(
         cursor.execute(
             "select table_name from information_schema.columns"
             " where table_schema = %s and column_name = %s",
-            (raw_schema, LOAD_ID_COLUMN),
+            (raw_schema, C_DLT_LOAD_ID),
         )
         existing = sorted({row[0] for row in cursor.fetchall()} & set(tables))
         total = 0
         for table in existing:
             cursor.execute(
                 f"select count(*) from {quoted(raw_schema)}.{quoted(table)}"
-                f" where {LOAD_ID_COLUMN} = any(%s)",
+                f" where {C_DLT_LOAD_ID} = any(%s)",
                 (list(load_ids),),
             )
             total += cursor.fetchone()[0]

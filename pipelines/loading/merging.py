@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import dlt
+from dlt.common.schema.typing import C_DLT_LOAD_ID
 from dlt.common.schema.utils import get_columns_names_with_prop, get_write_disposition
 
 from pipelines import warehouse
 from pipelines.loading.naming import POSTGRES_NAMING, quoted
-from pipelines.loading.settings import LOAD_ID_COLUMN
 
 
 def new_keys_merge(dataset: str, table: str, keys: list[str]) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def index_lookups(
         for table in schema.data_table_names()
         if get_write_disposition(schema.tables, table) == "merge"
     ]
-    wanted += [(table, (LOAD_ID_COLUMN,)) for table in counted_tables]
+    wanted += [(table, (C_DLT_LOAD_ID,)) for table in counted_tables]
     dataset = pipeline.dataset_name
     with target.cursor() as cursor:
         columns = {

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dlt.common.schema.typing import C_DLT_LOAD_ID
 from psycopg2.extras import execute_values
 
 from pipelines import warehouse
@@ -25,7 +26,6 @@ from pipelines.loading.delivery_order import RECEIPT_ORDER
 from pipelines.loading.merging import base_table_columns
 from pipelines.loading.naming import POSTGRES_NAMING, quoted, snake_case
 from pipelines.loading.property_paths import PropertyPaths
-from pipelines.loading.settings import LOAD_ID_COLUMN
 
 VIEW_COLUMNS_TABLE = "_event_view_columns"
 KIND_FUNCTION = "_json_kind"
@@ -99,7 +99,7 @@ def refresh_event_views(
         source = schema, table, event_column, json_column
         paths = {event: seen.kinds(event) for event in seen.events}
         if read_back:
-            rows = f"{LOAD_ID_COLUMN} = any(%s)"
+            rows = f"{C_DLT_LOAD_ID} = any(%s)"
             _merge(paths, _path_kinds(cursor, *source, rows, [list(read_back)]))
         legacy = set(paths) & tables.keys()
         if legacy:

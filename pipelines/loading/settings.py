@@ -51,4 +51,3 @@ dlt.config["data_writer.disable_compression"] = True
 dlt.config["normalize.data_writer.file_max_items"] = 100_000
 # Arrow tables get `_dlt_load_id` like rows do: the counts of a run select its rows by it.
 dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
-LOAD_ID_COLUMN = "_dlt_load_id"

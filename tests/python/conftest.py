@@ -10,12 +10,15 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from pipelines import loading, warehouse
 from pipelines.demo import WARN_ON_COMPLETENESS
 from pipelines.generate import GeneratorConfig, generate
+from pipelines.lake import Lake
 from pipelines.transform import dbt
 
 
@@ -40,6 +43,34 @@ def fresh_database() -> Iterator[warehouse.Connection]:
         warehouse.drop_database(target)
         for pipeline_dir in loading.PIPELINES_DIR.glob(f"*_{target.database}_*"):
             shutil.rmtree(pipeline_dir)
+
+
+@dataclass(frozen=True)
+class BothEngines:
+    """A generated data set and the two empty targets it is loaded into (contract §10)."""
+
+    data: Path
+    production: warehouse.Connection
+    warehouse: warehouse.Connection
+    lake: Lake
+
+
+@contextmanager
+def generated_for_both_engines(tmp_path_factory, config: GeneratorConfig) -> Iterator[BothEngines]:
+    """`config`'s data set generated (its production tables in a database of their own),
+    with a fresh warehouse database and an empty lake; each dropped afterwards, the lake's
+    dlt working folder too."""
+    data = tmp_path_factory.mktemp("generated")
+    lake = Lake(str(tmp_path_factory.mktemp("lake")))
+    with fresh_database() as target:
+        production = target.with_database(f"{target.database}_production")
+        warehouse.ensure_database(production)
+        try:
+            generate(data, config, production=production)
+            yield BothEngines(data, production, target, lake)
+        finally:
+            warehouse.drop_database(production)
+            shutil.rmtree(loading.PIPELINES_DIR / lake.working_folder_name(), ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -4,18 +4,16 @@ planted flaw on) lands as Parquet under the lake with the counts it gets in Post
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import fresh_database
+from conftest import generated_for_both_engines
 from loader_fixtures import count
 from test_load_generated import CONFIG, load_everything
 
-from pipelines import loading, warehouse
-from pipelines.generate import generate
+from pipelines import warehouse
 from pipelines.lake import Lake
 from pipelines.loading import LoadReport
 
@@ -53,28 +51,19 @@ def counts(report: LoadReport) -> tuple:
 
 @pytest.fixture(scope="module")
 def loads(tmp_path_factory) -> Iterator[Loads]:
-    data = tmp_path_factory.mktemp("generated")
-    lake = Lake(str(tmp_path_factory.mktemp("lake")))
-    with fresh_database() as target:
-        source = target.with_database(f"{target.database}_production")
-        warehouse.ensure_database(source)
-        try:
-            generate(data, CONFIG, production=source)
-            warehouse_reports = load_everything(data, source, target)
-            lake_reports = load_everything(data, source, lake)
-            lake_rows_after_first = lake_rows(lake)
-            lake_reports_again = load_everything(data, source, lake)
-            yield Loads(
-                target,
-                lake,
-                warehouse_reports,
-                lake_reports,
-                lake_reports_again,
-                lake_rows_after_first,
-            )
-        finally:
-            warehouse.drop_database(source)
-            shutil.rmtree(loading.PIPELINES_DIR / lake.working_folder_name(), ignore_errors=True)
+    with generated_for_both_engines(tmp_path_factory, CONFIG) as both:
+        warehouse_reports = load_everything(both.data, both.production, both.warehouse)
+        lake_reports = load_everything(both.data, both.production, both.lake)
+        lake_rows_after_first = lake_rows(both.lake)
+        lake_reports_again = load_everything(both.data, both.production, both.lake)
+        yield Loads(
+            both.warehouse,
+            both.lake,
+            warehouse_reports,
+            lake_reports,
+            lake_reports_again,
+            lake_rows_after_first,
+        )
 
 
 def test_the_lake_load_reports_the_counts_of_the_warehouse_load(loads):

@@ -14,10 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from conftest import fresh_database
+from conftest import generated_for_both_engines
 
 from pipelines import warehouse
-from pipelines.generate import GeneratorConfig, generate
+from pipelines.generate import GeneratorConfig
 from pipelines.lake import Lake
 from pipelines.query import SparkEngine
 from pipelines.sources import amplitude, production, segment
@@ -63,18 +63,10 @@ def mart_tables() -> list[str]:
 
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory) -> Iterator[Engines]:
-    data = tmp_path_factory.mktemp("differential")
-    lake = Lake(str(tmp_path_factory.mktemp("lake")))
-    with fresh_database() as target:
-        source = target.with_database(f"{target.database}_production")
-        warehouse.ensure_database(source)
-        try:
-            generate(data, DATA_SET, production=source)
-            load_and_build(data, source.url(), target)
-            load_and_build(data, source.url(), lake)
-            yield Engines(target, lake, mart_tables())
-        finally:
-            warehouse.drop_database(source)
+    with generated_for_both_engines(tmp_path_factory, DATA_SET) as both:
+        load_and_build(both.data, both.production.url(), both.warehouse)
+        load_and_build(both.data, both.production.url(), both.lake)
+        yield Engines(both.warehouse, both.lake, mart_tables())
 
 
 def comparable(value: Any) -> Any:
