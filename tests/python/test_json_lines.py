@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import multiprocessing
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import Any
 from unittest import mock
@@ -389,3 +391,15 @@ def test_property_paths_merged_from_workers_keep_the_limit_and_the_order_of_one_
         (("b", "c"), "text"),
         (("d",), "double"),
     ]
+
+
+def test_a_chunk_worker_that_dies_fails_the_load_instead_of_leaving_it_waiting():
+    lines = [json.dumps(amplitude_event(f"e{number}")).encode() for number in range(10)]
+    with start_chunk_workers(amplitude.LINE_FORMAT) as workers:
+        assert workers is not None, "the tests run on two cores or more"
+        results = workers.rows((1, first, lines, "file.gz") for first in range(1, 10_000, 10))
+        assert next(results).read == 10
+        for worker in multiprocessing.active_children():
+            worker.kill()
+        with pytest.raises(BrokenProcessPool):
+            list(results)
