@@ -74,8 +74,8 @@ def _start_worker(line_format: JsonLinesFormat) -> None:
     leaves termination to its default (dlt's handlers belong to the load), takes its Arrow
     memory from the C allocator (in the jemalloc pages it shares with the load after the
     fork, every buffer it wrote copied a page: 300,000 Amplitude events took 3.8 s of
-    system time, 1.2 s with this) and gathers property paths without a limit: the load's own `PropertyPaths`
-    applies its limit when it merges them."""
+    system time, 1.2 s with this) and gathers property paths without a limit: the load's
+    own `PropertyPaths` applies its limit when it merges them."""
     global _worker_format
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
