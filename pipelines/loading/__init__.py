@@ -4,6 +4,7 @@ One module per idea, in the order a line travels:
 
 - `reading`: gzip decompressed as far as it goes, lines in numbered chunks;
 - `json_lines`: a chunk's ordinary messages into Arrow columns at once, the others one by one;
+- `chunk_workers`: those chunks turned into rows on every core, added in the order read;
 - `quarantine`: what cannot be loaded, kept losslessly in `_rejected` with its reason;
 - `naming`: table and column names for a name in any script;
 - `columns`: how each value is stored (its kind) and typed Arrow columns;
@@ -21,6 +22,7 @@ The names below are what the sources, the CLI and the scheduled run use.
 """
 
 from pipelines.loading.batches import MAX_TABLE_COLUMNS, TableBatches, TableHints
+from pipelines.loading.chunk_workers import ChunkWorkers, start_chunk_workers
 from pipelines.loading.columns import (
     Columns,
     EncodedColumn,
@@ -54,6 +56,7 @@ __all__ = [
     "RECEIPT_ORDER",
     "REJECTED_TABLE",
     "UTF8_BOM",
+    "ChunkWorkers",
     "Columns",
     "EncodedColumn",
     "GunzipStream",
@@ -78,6 +81,7 @@ __all__ = [
     "run_counted",
     "set_verbose",
     "snake_case",
+    "start_chunk_workers",
     "timestamp_column",
     "working_folder_name",
 ]

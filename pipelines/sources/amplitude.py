@@ -51,6 +51,7 @@ from pipelines.loading import (
     receipt_orders,
     run_counted,
     snake_case,
+    start_chunk_workers,
     timestamp_column,
 )
 from pipelines.masking import mask_urls
@@ -262,10 +263,13 @@ def _event_streams(file: Path, name: str | None = None) -> Iterator[tuple[str, G
 def _events_of(
     files: Iterator[tuple[Path, str]], batches: TableBatches, counter: ReadCounter
 ) -> Iterator[Any]:
-    for file, name in files:
-        for source_file, stream in _event_streams(file, name):
-            yield from json_lines_items(LINE_FORMAT, stream, source_file, batches, counter)
-        counter.file_done()
+    with start_chunk_workers(LINE_FORMAT) as workers:
+        for file, name in files:
+            for source_file, stream in _event_streams(file, name):
+                yield from json_lines_items(
+                    LINE_FORMAT, stream, source_file, batches, counter, workers
+                )
+            counter.file_done()
     yield from batches.flush_all()
 
 

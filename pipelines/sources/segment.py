@@ -40,6 +40,7 @@ from pipelines.loading import (
     refresh_event_views,
     run_counted,
     snake_case,
+    start_chunk_workers,
     timestamp_column,
 )
 
@@ -133,14 +134,22 @@ def segment_messages(
     loaded_files: dict[str, int] = dlt.current.resource_state().setdefault("loaded_files", {})
     batches = TableBatches(known_kinds, RAW_SCHEMA)
     line_format = segment_line_format(property_paths)
-    for file in sorted(files, key=lambda file: file["file_url"]):
-        url, size = file["file_url"], file["size_in_bytes"]
-        if loaded_files.get(url) == size:
-            continue
-        with file.open(mode="rb", compression="disable") as raw:
-            yield from json_lines_items(line_format, GunzipStream(raw), url, batches, counter)
-        loaded_files[url] = size
-        counter.file_done()
+    new_files = [
+        file
+        for file in sorted(files, key=lambda file: file["file_url"])
+        if loaded_files.get(file["file_url"]) != file["size_in_bytes"]
+    ]
+    if not new_files:
+        return
+    with start_chunk_workers(line_format) as workers:
+        for file in new_files:
+            url = file["file_url"]
+            with file.open(mode="rb", compression="disable") as raw:
+                yield from json_lines_items(
+                    line_format, GunzipStream(raw), url, batches, counter, workers
+                )
+            loaded_files[url] = file["size_in_bytes"]
+            counter.file_done()
     yield from batches.flush_all()
 
 
@@ -418,6 +427,7 @@ def segment_line_format(property_paths: PropertyPaths | None = None) -> JsonLine
         is_plain,
         functools.partial(plain_columns, property_paths=property_paths),
         functools.partial(message_rows, property_paths=property_paths),
+        property_paths,
     )
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import multiprocessing
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import Any
 from unittest import mock
@@ -17,11 +19,14 @@ from loader_fixtures import amplitude_event, segment_message
 
 from pipelines.loading import (
     REJECTED_TABLE,
+    ChunkWorkers,
     JsonLinesFormat,
     PropertyPaths,
     ReadCounter,
     TableBatches,
     json_lines_items,
+    reading,
+    start_chunk_workers,
 )
 from pipelines.loading import timestamp_column as to_timestamps
 from pipelines.sources import amplitude, segment
@@ -206,14 +211,17 @@ def _line(message: dict[str, Any], **raw_fields: str) -> bytes:
     ).encode()
 
 
-def rows_and_rejections(line_format: JsonLinesFormat, lines: list[bytes]) -> dict[str, Any]:
+def rows_and_rejections(
+    line_format: JsonLinesFormat, lines: list[bytes], workers: ChunkWorkers | None = None
+) -> dict[str, Any]:
     """Rows per table (sorted by key, nulls left out, timestamps as instants), the
-    `_rejected` rows (their random `_dlt_id` aside), the counts and the column kinds."""
+    `_rejected` rows (their random `_dlt_id` aside), the counts and the column kinds (in
+    the order the columns came)."""
     batches, counter = TableBatches({}, "raw_test"), ReadCounter()
     stream = io.BytesIO(b"\n".join(lines) + b"\n")
     with mock.patch.object(dlt.current, "load_package_state", lambda: {"load_id": "1"}):
         items = [
-            *json_lines_items(line_format, stream, "file.gz", batches, counter),
+            *json_lines_items(line_format, stream, "file.gz", batches, counter, workers),
             *batches.flush_all(),
         ]
     tables: dict[str, list[dict[str, Any]]] = {}
@@ -242,7 +250,7 @@ def rows_and_rejections(line_format: JsonLinesFormat, lines: list[bytes]) -> dic
         "tables": tables,
         "rejected": sorted(rejected, key=lambda row: row["line_number"]),
         "counts": (counter.read, counter.rejected),
-        "kinds": batches.kinds,
+        "kinds": {table: list(kinds.items()) for table, kinds in batches.kinds.items()},
     }
 
 
@@ -331,3 +339,67 @@ def test_a_block_with_bad_lines_and_tricky_values_loads_as_it_does_line_by_line(
     assert len(block["rejected"]) == bad_lines
     cut = next(row for row in block["rejected"] if b"cut" in row["raw_text"].encode())
     assert cut["raw_text"].encode() == lines[cut["line_number"] - 1]
+
+
+def test_chunks_turned_into_rows_by_worker_processes_load_as_in_one_process(monkeypatch):
+    # Chunks of three lines, so the workers get many; a column's kinds change from chunk to
+    # chunk (an integer `code`, then a text one), so the order the chunks are added matters.
+    monkeypatch.setattr(reading, "CHUNK_LINES", 3)
+    lines = [
+        *tricky_segment_lines(),
+        *(
+            json.dumps(
+                segment_message(
+                    "track",
+                    f"n{number}",
+                    event=f"Event {number % 4}",
+                    properties={"code": number if number < 20 else f"E{number}", f"k{number}": 1},
+                )
+            ).encode()
+            for number in range(40)
+        ),
+    ]
+    paths, reference_paths = PropertyPaths(), PropertyPaths()
+    line_format = segment.segment_line_format(paths)
+
+    with start_chunk_workers(line_format) as workers:
+        assert workers is not None, "the tests run on two cores or more"
+        in_workers = rows_and_rejections(line_format, lines, workers)
+    reference = rows_and_rejections(segment.segment_line_format(reference_paths), lines)
+
+    assert in_workers == reference
+    assert in_workers["counts"] == (53, 6)
+    assert paths.events == reference_paths.events
+    assert list(paths.events) == list(reference_paths.events)
+
+
+def test_property_paths_merged_from_workers_keep_the_limit_and_the_order_of_one_process():
+    messages = [{"a": 1, "b": {"c": "x"}}, {"a": "one", "d": 2.5}, {"e": 1, "a": [1]}]
+    alone = PropertyPaths(max_paths=3)
+    for properties in messages:
+        alone.add("event", properties)
+    merged, worker = PropertyPaths(max_paths=3), PropertyPaths(max_paths=None)
+    for properties in messages:
+        worker.add("event", properties)
+        merged.merge(worker.take())
+
+    assert merged.events == alone.events
+    assert merged.kinds("event") == [
+        (("a",), "bigint"),
+        (("a",), "text"),
+        (("a",), "json"),
+        (("b", "c"), "text"),
+        (("d",), "double"),
+    ]
+
+
+def test_a_chunk_worker_that_dies_fails_the_load_instead_of_leaving_it_waiting():
+    lines = [json.dumps(amplitude_event(f"e{number}")).encode() for number in range(10)]
+    with start_chunk_workers(amplitude.LINE_FORMAT) as workers:
+        assert workers is not None, "the tests run on two cores or more"
+        results = workers.rows((1, first, lines, "file.gz") for first in range(1, 10_000, 10))
+        assert next(results).read == 10
+        for worker in multiprocessing.active_children():
+            worker.kill()
+        with pytest.raises(BrokenProcessPool):
+            list(results)
