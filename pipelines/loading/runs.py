@@ -19,6 +19,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from pipelines import lake, warehouse
 from pipelines.errors import UserError
+from pipelines.loading.appending import appending_new_keys
 from pipelines.loading.collection import fewer_collections
 from pipelines.loading.columns import existing_column_kinds
 from pipelines.loading.counting import LoadReport, ReadCounter, rows_loaded
@@ -77,7 +78,8 @@ def load_packages(
     on_extracted: Callable[[], None] = lambda: None,
     after_load: Callable[[Sequence[str]], None] = lambda interrupted: None,
 ) -> LoadedPackages:
-    """Extract, normalize and load `source` (Arrow tables by `COPY`) with
+    """Extract, normalize and load `source` (Arrow tables by `COPY`; a message table whose
+    keys are all new appended, not merged: `appending_new_keys`) with
     `fewer_collections`, its lookups indexed (`index_lookups`, on PostgreSQL) before the
     merge — in tables that exist — and after it, in the tables this load created; then
     `after_load`, given the load ids of an interrupted run that this one finished first. In
@@ -88,7 +90,7 @@ def load_packages(
         finished = _finish_interrupted_load(pipeline, target, counted_tables)
         _extract(pipeline, source, "parquet" if isinstance(target, lake.Lake) else "csv")
         on_extracted()
-        row_counts = pipeline.normalize().row_counts
+        row_counts = _normalize(pipeline, target, counted_tables)
         _index_lookups(pipeline, target, counted_tables)
         load_ids = pipeline.load().loads_ids
         _index_lookups(pipeline, target, counted_tables)
@@ -155,6 +157,14 @@ def counted_rows(
     if isinstance(target, lake.Lake):
         return lake.rows_loaded(target, pipeline, tables, load_ids, whole_rows)
     return rows_loaded(target, pipeline.dataset_name, tables, load_ids)
+
+
+def _normalize(pipeline: dlt.Pipeline, target: Target, counted_tables: Sequence[str]) -> dict:
+    """Normalize what was extracted, its tables of new keys only appended on PostgreSQL."""
+    if isinstance(target, lake.Lake):
+        return pipeline.normalize().row_counts
+    with appending_new_keys(pipeline, target, counted_tables):
+        return pipeline.normalize().row_counts
 
 
 def _index_lookups(pipeline: dlt.Pipeline, target: Target, counted_tables: Sequence[str]) -> None:

@@ -203,7 +203,9 @@ def test_each_merge_key_and_counted_load_id_is_indexed_once(fresh_warehouse, tmp
 
 
 def test_the_merge_looks_staged_ids_up_through_the_id_index(fresh_warehouse, tmp_path):
-    write_segment_file(tmp_path, [segment_message(event="Build Started")])
+    # A redelivery within the load: it merges through dlt's staging table.
+    redelivered = segment_message(message_id="m1", event="Build Started")
+    write_segment_file(tmp_path, [redelivered, redelivered])
     segment.load(tmp_path, fresh_warehouse)
     tracks = loading.pipeline_for("raw_segment", fresh_warehouse).default_schema.tables["tracks"]
 
@@ -219,6 +221,56 @@ def test_the_merge_looks_staged_ids_up_through_the_id_index(fresh_warehouse, tmp
     assert tracks["x-merge-destination-scope"] == "false"
     assert "Seq Scan on raw_segment.tracks" not in plan
     assert "Index Only Scan using tracks_id_idx on raw_segment.tracks" in plan
+
+
+def staged_tracks(target: warehouse.Connection) -> int | None:
+    """The rows of dlt's staging table for `tracks` (None: it was never made)."""
+    if query(target, "select to_regclass('raw_segment_staging.tracks')") == [(None,)]:
+        return None
+    return count(target, "raw_segment_staging.tracks")
+
+
+def test_a_load_of_new_ids_only_is_appended_and_any_other_merges(fresh_warehouse, tmp_path):
+    write_segment_file(
+        tmp_path, [segment_message(message_id=f"m{n}", event="Build Started") for n in range(3)]
+    )
+    appended = segment.load(tmp_path, fresh_warehouse)
+    assert staged_tracks(fresh_warehouse) is None
+    write_segment_file(
+        tmp_path, [segment_message(message_id="m3", event="Build Started")], name="part-0001.gz"
+    )
+    appended_again = segment.load(tmp_path, fresh_warehouse)
+    assert staged_tracks(fresh_warehouse) is None
+    write_segment_file(
+        tmp_path,
+        [
+            segment_message(message_id="m1", event="Again"),
+            segment_message(message_id="m4", event="Build Started"),
+        ],
+        name="part-0002.gz",
+    )
+    already_loaded = segment.load(tmp_path, fresh_warehouse)
+    assert staged_tracks(fresh_warehouse) == 2
+    twice_in_one_load = [segment_message(message_id="m5", event=name) for name in ("A", "B")]
+    write_segment_file(tmp_path, twice_in_one_load, name="part-0003.gz")
+    redelivered = segment.load(tmp_path, fresh_warehouse)
+
+    assert staged_tracks(fresh_warehouse) == 2
+    reports = [appended, appended_again, already_loaded, redelivered]
+    assert [(report.loaded, report.duplicate) for report in reports] == [
+        (3, 0),
+        (1, 0),
+        (1, 1),
+        (1, 1),
+    ]
+    assert query(fresh_warehouse, "select id, event_text from raw_segment.tracks order by id") == [
+        ("m0", "Build Started"),
+        ("m1", "Build Started"),
+        ("m2", "Build Started"),
+        ("m3", "Build Started"),
+        ("m4", "Build Started"),
+        ("m5", "A"),
+    ]
 
 
 def test_a_new_property_adds_a_column_and_a_type_conflict_does_not_fail(fresh_warehouse, tmp_path):
