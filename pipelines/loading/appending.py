@@ -17,9 +17,10 @@ from contextlib import contextmanager
 import dlt
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from dlt.common.schema.utils import get_columns_names_with_prop, get_write_disposition
+from dlt.common.schema.utils import get_columns_names_with_prop
 
 from pipelines import warehouse
+from pipelines.loading.merging import is_new_keys_merge
 from pipelines.loading.naming import quoted
 
 STAGED_KEYS = "_staged_keys"
@@ -30,14 +31,15 @@ def appending_new_keys(
     pipeline: dlt.Pipeline, target: warehouse.Connection, tables: Sequence[str]
 ) -> Iterator[list[str]]:
     """While the block runs (dlt's normalize, which writes the load package's schema), the
-    merge tables among `tables` whose extracted keys are all new (`new_keys_only`) are
-    append tables; their names. The pipeline's schema merges them again afterwards, so
-    every later load is checked anew and its lookups stay indexed."""
+    tables among `tables` that merge new keys only (`merging.new_keys_merge`) and whose
+    extracted keys are all new (`new_keys_only`) are append tables; their names. The
+    pipeline's schema merges them again afterwards, so every later load is checked anew and
+    its lookups stay indexed."""
     schema = pipeline.default_schema
     appended = [
         table
         for table, files in _extracted_files(pipeline, tables).items()
-        if get_write_disposition(schema.tables, table) == "merge"
+        if is_new_keys_merge(schema.tables[table])
         and new_keys_only(
             target,
             pipeline.dataset_name,
@@ -62,16 +64,21 @@ def new_keys_only(
     keys: Sequence[str],
     files: Sequence[str],
 ) -> bool:
-    """Whether no key (`keys`, text columns) of the rows in the Parquet `files` is twice
-    among them or already in `dataset.table`."""
+    """Whether no key (`keys`) of the rows in the Parquet `files` is twice among them or
+    already in `dataset.table`."""
     if not keys:
         return False
     names = ", ".join(map(quoted, keys))
     relation = f"{quoted(dataset)}.{quoted(table)}"
     with target.cursor() as cursor:
+        cursor.execute("select to_regclass(%s) is not null", (relation,))
+        (table_exists,) = cursor.fetchone()
         cursor.execute(f"drop table if exists pg_temp.{STAGED_KEYS}")
+        # The keys take the table's types, so that its key index serves the lookup.
         cursor.execute(
-            f"create temporary table {STAGED_KEYS}"
+            f"create temporary table {STAGED_KEYS} as select {names} from {relation} limit 0"
+            if table_exists
+            else f"create temporary table {STAGED_KEYS}"
             f" ({', '.join(f'{quoted(key)} text' for key in keys)})"
         )
         for file in files:
@@ -84,8 +91,7 @@ def new_keys_only(
         cursor.execute(f"select count(*) = count(distinct ({names})) from {STAGED_KEYS}")
         if not cursor.fetchone()[0]:
             return False
-        cursor.execute("select to_regclass(%s) is not null", (relation,))
-        if not cursor.fetchone()[0]:
+        if not table_exists:
             return True
         cursor.execute(f"analyze {STAGED_KEYS}")
         matches = " and ".join(f"loaded.{quoted(key)} = staged.{quoted(key)}" for key in keys)

@@ -38,6 +38,15 @@ def new_keys_merge(dataset: str, table: str, keys: list[str]) -> dict[str, Any]:
     }
 
 
+def is_new_keys_merge(table: dict[str, Any]) -> bool:
+    """Whether a dlt table schema merges as `new_keys_merge` makes it: it only inserts."""
+    return (
+        table.get("write_disposition") == "merge"
+        and table.get("x-merge-strategy") == "delete-insert"
+        and table.get("x-merge-destination-scope") == "false"
+    )
+
+
 def index_lookups(
     pipeline: dlt.Pipeline, target: warehouse.Connection, counted_tables: Sequence[str]
 ) -> None:
