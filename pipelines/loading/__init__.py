@@ -11,6 +11,7 @@ One module per idea, in the order a line travels:
 - `delivery_order`: which copy of a message wins (the one received first);
 - `batches`: rows buffered per table, bounded in memory, handed to dlt with merge hints;
 - `merging`: merges that cost what they load (new keys only, every lookup indexed);
+- `appending`: a load whose keys are all new appended instead of merged;
 - `property_paths`: the property paths and kinds of each event, seen while reading;
 - `postgres_event_views`: Segment's table per event, as PostgreSQL views over `tracks`;
 - `counting`: read = loaded + duplicate + rejected, and the progress shown meanwhile;
