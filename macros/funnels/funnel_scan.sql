@@ -14,8 +14,8 @@
     The scan reads two times per moment and exclusion n, both taken over every moment of the
     entity before the unusable ones are dropped (so that dropping them changes none):
     `exclusion_n_before`, the latest moment of its event strictly before this one, and
-    `exclusion_n_at_or_before` (this one included); its moments stay to the end, where
-    `exclusion_n_last`, the partition's last, decides which paths it ended.
+    `exclusion_n_at_or_before` (this one included). Its excluded moments stay to the end,
+    where `exclusion_n_last`, the partition's last, decides which paths it ended.
 -#}
 
 {% macro funnel_epoch_microseconds(timestamp) -%}

@@ -165,7 +165,7 @@ with
     {% endfor %}
 
     -- Per entity (and held value): its first step-1 event, each exclusion's last moment and,
-    -- per step, the greatest of its paths keyed by the eras that exclusion compares.
+    -- per step, the greatest of its paths keyed by the eras of the exclusions that can end it.
     {{ f }}_partitions as (
 
         select
