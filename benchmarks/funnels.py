@@ -31,11 +31,10 @@ from pathlib import Path
 import chdb.session
 
 from pipelines import warehouse
-from pipelines.transform import dbt
-from pipelines.warehouse import PROJECT_ROOT, Connection
+from pipelines.transform import RUN_RESULTS_PATH, dbt
+from pipelines.warehouse import Connection
 
 RESULTS = Path(__file__).with_name("results.json")
-RUN_RESULTS = PROJECT_ROOT / "target" / "run_results.json"
 # int_events_attributed_to_orgs (a view, with the memberships it may join) is what org funnels
 # read; the timed models are the funnel models.
 UPSTREAM_MODELS = ("stg_production__memberships", "int_events_attributed_to_orgs")
@@ -154,7 +153,7 @@ def funnel_models(target: Connection, funnels: list[dict]) -> tuple[float, dict]
     arguments = ["run", "--quiet", "--select", *UPSTREAM_MODELS, *FUNNEL_MODELS]
     if dbt([*arguments, "--vars", json.dumps({"funnels": funnels})], target) != 0:
         raise SystemExit("dbt run of the funnel models failed")
-    results = json.loads(RUN_RESULTS.read_text())["results"]
+    results = json.loads(RUN_RESULTS_PATH.read_text())["results"]
     timings = [
         timing
         for result in results

@@ -11,10 +11,11 @@
     never go on: at any moment the attempts that can all share the latest era. A step-1 path
     needs none: its era would grow with its start, so the latest start has the latest era.
 
-    The scan reads three times per moment and exclusion n, all taken over every moment of
-    the entity before the unusable ones are dropped (so that dropping them changes none):
-    `exclusion_n_before`, the latest moment of its event strictly before this one,
-    `exclusion_n_at_or_before` (this one included) and `exclusion_n_last`, the entity's last.
+    The scan reads two times per moment and exclusion n, both taken over every moment of the
+    entity before the unusable ones are dropped (so that dropping them changes none):
+    `exclusion_n_before`, the latest moment of its event strictly before this one, and
+    `exclusion_n_at_or_before` (this one included). Its excluded moments stay to the end,
+    where `exclusion_n_last`, the partition's last, decides which paths it ended.
 -#}
 
 {% macro funnel_epoch_microseconds(timestamp) -%}
@@ -95,7 +96,7 @@
 
 {#- The latest moment of exclusion `number`'s event at or before this moment. -#}
 {% macro funnel_exclusion_at_or_before(number) -%}
-    case when exclusion_{{ number }}_events > 0 then moment_at else exclusion_{{ number }}_before end
+    coalesce({{ funnel_excluded_moment(number) }}, exclusion_{{ number }}_before)
 {%- endmacro %}
 
 {#-
@@ -181,50 +182,86 @@
 {%- endmacro %}
 
 {#-
-    The path at `step_number` tagged with the step it is worth, for the entity's result:
-    `step_number`, or an exclusion's after_step when an excluded event came after the
-    attempt's after_step event (the entity's last excluded moment is after the era): it never
-    reached before_step, so the exclusion ended it at after_step (the smallest such). The
-    eras are dropped, so the tagged paths of every step compare by step, then attempt.
+    The exclusions that can end an attempt at `step_number` (carried in its path, after_step
+    < step_number): one whose excluded event came after the attempt's after_step event (the
+    partition's last excluded moment is after the era) ends it, as it never reached before_step.
 -#}
-{% macro funnel_step_worth(funnel, step_number) -%}
-    {%- set path = 'step_' ~ step_number ~ '_path' -%}
-    {%- set in_progress = funnel_path_eras(funnel, step_number) -%}
-    {%- set attempt = funnel_path_slice(path, in_progress | length + 1)
-        if in_progress else path -%}
+{% macro funnel_exclusions_ending(funnel, step_number) -%}
     {%- set exclusions = funnel.get('exclusions', []) -%}
-    {%- set endings = [] -%}
-    {%- for number in in_progress -%}
-        {%- set exclusion = exclusions[number - 1] -%}
-        {%- if exclusion.after_step < step_number -%}
-            {%- do endings.append((exclusion.after_step, loop.index, number)) -%}
+    {%- set numbers = [] -%}
+    {%- for number in funnel_path_eras(funnel, step_number) -%}
+        {%- if exclusions[number - 1].after_step < step_number -%}
+            {%- do numbers.append(number) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- set branches = [] -%}
-    {%- for after_step, position, number in endings | sort -%}
-        {%- do branches.append(
-            'when ' ~ funnel_path_element(path, position) ~ ' < exclusion_' ~ number
-            ~ '_last then ' ~ funnel_path_concat([
-                funnel_path_of([after_step]), funnel_path_slice(attempt, 1, after_step)
-            ])
-        ) -%}
-    {%- endfor -%}
-    {%- do branches.append(
-        'when ' ~ path ~ ' is not null then '
-        ~ funnel_path_concat([funnel_path_of([step_number]), attempt])
-    ) -%}
-    {{ return('case\n' ~ branches | join('\n') ~ '\nend') }}
+    {{ return(numbers) }}
 {%- endmacro %}
 
 {#-
-    True when a moment can fill a step of some attempt (the scan after its first pass): it
-    holds a step-1 event, or it is within the window of the latest step-1 event before it.
-    Every attempt starts at a step-1 event no later than that one, so a moment past its
-    window is past every attempt's, and one before any step-1 event has no attempt at all.
+    The path at `step_number` as the key its partition's max takes: the eras of the
+    exclusions that can end it, then the attempt (the other eras dropped). The greatest key
+    has each of those eras at its latest, so if any path at the step is not ended, the
+    greatest is one that is not, with the best such attempt.
+-#}
+{% macro funnel_step_key(funnel, step_number) -%}
+    {%- set path = 'step_' ~ step_number ~ '_path' -%}
+    {%- set eras = funnel_path_eras(funnel, step_number) -%}
+    {%- set endings = funnel_exclusions_ending(funnel, step_number) -%}
+    {%- if endings == eras -%}
+        {{ return(path) }}
+    {%- endif -%}
+    {%- set parts = [] -%}
+    {%- if endings -%}
+        {%- set ending_eras = [] -%}
+        {%- for number in endings -%}
+            {%- do ending_eras.append(funnel_path_element(path, eras.index(number) + 1)) -%}
+        {%- endfor -%}
+        {%- do parts.append(funnel_path_of(ending_eras)) -%}
+    {%- endif -%}
+    {%- do parts.append(funnel_path_slice(path, eras | length + 1)) -%}
+    {{ return('case when ' ~ path ~ ' is not null then ' ~ funnel_path_concat(parts) ~ ' end') }}
+{%- endmacro %}
+
+{#-
+    The partition's best path at `step_number` (`step_<n>_best`, keyed by `funnel_step_key`)
+    tagged with the step it is worth, for the entity's result: `step_number` when no
+    exclusion ended it, else null. An attempt that an exclusion ended at its after_step a is
+    worth a, and so is the path at step a it extended (the same attempt and eras, since
+    exclusions are nested or apart), so dropping it changes no entity's greatest. The eras
+    are dropped, so the tagged paths of every step compare by step, then attempt.
+-#}
+{% macro funnel_step_worth(funnel, step_number) -%}
+    {%- set best = 'step_' ~ step_number ~ '_best' -%}
+    {%- set endings = funnel_exclusions_ending(funnel, step_number) -%}
+    {%- set conditions = [best ~ ' is not null'] -%}
+    {%- for number in endings -%}
+        {%- do conditions.append(
+            funnel_path_element(best, loop.index) ~ ' >= exclusion_' ~ number ~ '_last'
+        ) -%}
+    {%- endfor -%}
+    {%- set attempt = funnel_path_slice(best, endings | length + 1) if endings else best -%}
+    {{ return('case when ' ~ conditions | join(' and ') ~ ' then '
+        ~ funnel_path_concat([funnel_path_of([step_number]), attempt]) ~ ' end') }}
+{%- endmacro %}
+
+{#-
+    True when a moment stays in the scan after its first pass: it can fill a step of some
+    attempt (it holds a step-1 event, or it is within the window of the latest step-1 event
+    before it), or it holds an excluded event, for the partition's last one. Every attempt
+    starts at a step-1 event no later than that one, so a moment past its window is past
+    every attempt's, and one before any step-1 event has no attempt at all.
 -#}
 {% macro funnel_moment_usable(funnel) -%}
     {%- set start = funnel_path_element('step_1_path_before', 1) -%}
     step_1_events >= 1 or moment_at <= {{ start }} + {{ funnel_window_microseconds(funnel) }}
+    {%- for exclusion in funnel.get('exclusions', []) %}
+        or exclusion_{{ loop.index }}_events > 0
+    {%- endfor %}
+{%- endmacro %}
+
+{#- The moment (microseconds) when it holds exclusion `number`'s event, else null. -#}
+{% macro funnel_excluded_moment(number) -%}
+    case when exclusion_{{ number }}_events > 0 then moment_at end
 {%- endmacro %}
 
 {#-

@@ -121,8 +121,8 @@ with
 
         {%- if previous == 1 and exclusion_count %}
 
-        -- Each exclusion's latest moment before this one and the entity's last, over every
-        -- moment (before the unusable ones are dropped), in the first step's pass.
+        -- Each exclusion's latest moment before this one, over every moment (before the
+        -- unusable ones are dropped), in the first step's pass.
         {%- endif %}
         {{ f }}_before_{{ previous }} as (
 
@@ -130,16 +130,11 @@ with
                 *,
                 {%- if previous == 1 %}
                     {%- for number in range(1, exclusion_count + 1) %}
-                        {%- set excluded_at =
-                            'case when exclusion_' ~ number ~ '_events > 0 then moment_at end' %}
+                        {%- set excluded_at = funnel_excluded_moment(number) %}
                         coalesce(
                             max({{ excluded_at }}) over moments_before,
                             {{ funnel_no_exclusion() }}
                         ) as exclusion_{{ number }}_before,
-                        coalesce(
-                            max({{ excluded_at }}) over (partition by {{ partition }}),
-                            {{ funnel_no_exclusion() }}
-                        ) as exclusion_{{ number }}_last,
                     {%- endfor %}
                 {%- endif %}
                 max(step_{{ previous }}_path) over moments_before as step_{{ previous }}_path_before
@@ -160,7 +155,8 @@ with
             from {{ f }}_before_{{ previous }}
             {%- if previous == 1 %}
                 -- A moment no attempt can use (no step-1 event, and none earlier whose window
-                -- reaches it) fills no step and leaves the later passes.
+                -- reaches it) fills no step and leaves the later passes, unless it holds an
+                -- excluded event.
                 where {{ funnel_moment_usable(funnel) }}
             {%- endif %}
 
@@ -168,21 +164,42 @@ with
 
     {% endfor %}
 
-    -- Each moment's paths tagged with the step they are worth, so one max picks the entity's
+    -- Per entity (and held value): its first step-1 event, each exclusion's last moment and,
+    -- per step, the greatest of its paths keyed by the eras of the exclusions that can end it.
+    {{ f }}_partitions as (
+
+        select
+            {{ partition }},
+            {%- for number in range(1, exclusion_count + 1) %}
+                coalesce(
+                    max({{ funnel_excluded_moment(number) }}),
+                    {{ funnel_no_exclusion() }}
+                ) as exclusion_{{ number }}_last,
+            {%- endfor %}
+            {%- for step_number in range(1, step_count + 1) %}
+                max({{ funnel_step_key(funnel, step_number) }}) as step_{{ step_number }}_best,
+            {%- endfor %}
+            min(case when step_1_events >= 1 then occurred_at end) as entered_at
+        from {{ f }}_scan_{{ step_count }}
+        group by {{ partition }}
+        having max(step_1_events) >= 1
+
+    ),
+
+    -- Each step's best path tagged with the step it is worth, so one max picks the entity's
     -- furthest step (over values, with hold_constant), then its best attempt.
     {{ f }}_entities as (
 
         select
             entity_id,
-            min(case when step_1_events >= 1 then occurred_at end) as entered_at,
+            min(entered_at) as entered_at,
             {%- set step_worths = [] %}
             {%- for step_number in range(1, step_count + 1) %}
                 {%- do step_worths.append(funnel_step_worth(funnel, step_number)) %}
             {%- endfor %}
             max({{ funnel_greatest(step_worths) }}) as best_path
-        from {{ f }}_scan_{{ step_count }}
+        from {{ f }}_partitions
         group by entity_id
-        having max(step_1_events) >= 1
 
     ),
 
