@@ -32,22 +32,14 @@ with
             {{ loaded_since_last_run(
                 'deduplicated.load_id', 'deduplicated.received_at', 'deduplicated.source'
             ) }}
-        union
-        select deduplicated.event_id
-        from {{ ref('int_events_deduplicated') }} as deduplicated
-        where
-            deduplicated.anonymous_id in (
+            or deduplicated.anonymous_id in (
                 select device_claims.anonymous_id
                 from {{ ref('int_anonymous_ids_mapped_to_users') }} as device_claims
                 where
                     device_claims.claims_changed_received_at
                     >= {{ identifications_reprocess_from() }}
             )
-        union
-        select deduplicated.event_id
-        from {{ ref('int_events_deduplicated') }} as deduplicated
-        where
-            deduplicated.user_id in (
+            or deduplicated.user_id in (
                 select user_ids_merged.previous_user_id
                 from {{ ref('int_user_ids_merged_by_alias') }} as user_ids_merged
                 where
