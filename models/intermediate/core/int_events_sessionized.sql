@@ -5,6 +5,7 @@
     unique_key='event_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
+    meta={'read_back_columns': ['session_owner_id', 'source', 'load_id', 'received_at']},
     indexes=[
         {'columns': ['event_id'], 'unique': true},
         {'columns': ['session_owner_id']},
