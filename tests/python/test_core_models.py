@@ -412,3 +412,22 @@ def test_late_files_are_applied_by_an_incremental_run_that_equals_a_full_refresh
     assert sources["m-3"] == "segment"
     assert users["m-8"] == "3"
     assert incremental == all_events(built)
+
+
+def test_a_sessions_table_built_before_it_held_its_owners_is_rebuilt_whole(built):
+    sessions = "select event_id, session_id from intermediate.int_events_sessionized order by 1"
+    assert dbt(["run", "--select", "int_events_sessionized"], built) == 0
+    before = query(built, sessions)
+    with built.cursor() as cursor:
+        cursor.execute(
+            "alter table intermediate.int_events_sessionized drop column session_owner_id"
+        )
+
+    assert dbt(["run", "--select", "int_events_sessionized"], built) == 0
+
+    assert query(built, sessions) == before
+    assert query(
+        built,
+        "select count(*) from pg_indexes where schemaname = 'intermediate'"
+        " and tablename = 'int_events_sessionized' and indexdef like '%session_owner_id%'",
+    ) == [(1,)]

@@ -1,4 +1,3 @@
--- depends_on: {{ ref('int_events_deduplicated') }}
 -- depends_on: {{ ref('int_anonymous_ids_mapped_to_users') }}
 -- depends_on: {{ ref('int_user_ids_merged_by_alias') }}
 {{ config(
@@ -6,6 +5,7 @@
     unique_key='event_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
+    meta={'read_back_columns': ['session_owner_id', 'source', 'load_id', 'received_at']},
     indexes=[
         {'columns': ['event_id'], 'unique': true},
         {'columns': ['session_owner_id']},
@@ -20,60 +20,52 @@ with
 
     -- Each relation is read where it is used, so PostgreSQL filters it through its indexes
     -- instead of materializing all of it once for several readers.
-    -- The events whose session may differ from the last run's: those of the loads not
-    -- processed yet (see loaded_since_last_run) and those whose stitching may have changed
-    -- (as fct_events takes them), plus the events an Amplitude copy loaded since then places
-    -- in a session (the Segment copy kept, its load an old one).
-    changed_events as (
+    -- The events whose session may differ from the last run's, as they are now: those of the
+    -- loads not processed yet (see loaded_since_last_run) and those whose stitching may have
+    -- changed (as fct_events takes them), plus the events an Amplitude copy loaded since then
+    -- places in a session (the Segment copy kept, its load an old one). One pass over the
+    -- stitched events filters them (a list of changed ids joined to them cost a second pass).
+    events as (
 
-        select deduplicated.event_id
-        from {{ ref('int_events_deduplicated') }} as deduplicated
+        select * from {{ ref('int_events_stitched_to_users') }} as stitched
         where
             {{ loaded_since_last_run(
-                'deduplicated.load_id', 'deduplicated.received_at', 'deduplicated.source'
+                'stitched.load_id', 'stitched.received_at', 'stitched.source'
             ) }}
-        union
-        select deduplicated.event_id
-        from {{ ref('int_events_deduplicated') }} as deduplicated
-        where
-            deduplicated.anonymous_id in (
+            or stitched.anonymous_id in (
                 select device_claims.anonymous_id
                 from {{ ref('int_anonymous_ids_mapped_to_users') }} as device_claims
                 where
                     device_claims.claims_changed_received_at
                     >= {{ identifications_reprocess_from() }}
             )
-        union
-        select deduplicated.event_id
-        from {{ ref('int_events_deduplicated') }} as deduplicated
-        where
-            deduplicated.user_id in (
+            or stitched.source_user_id in (
                 select user_ids_merged.previous_user_id
                 from {{ ref('int_user_ids_merged_by_alias') }} as user_ids_merged
                 where
                     user_ids_merged.merged_received_at >= {{ identifications_reprocess_from() }}
             )
-        union
-        select coalesce(amplitude_copies.insert_id, amplitude_copies.event_uuid) as event_id
-        from {{ ref('stg_amplitude__events') }} as amplitude_copies
-        where
-            amplitude_copies.session_id is not null
-            and amplitude_copies.session_id != -1
-            and amplitude_copies.device_id is not null
-            and {{ loaded_since_last_run_of_source(
-                'amplitude_copies.load_id', 'amplitude_copies.received_at', 'amplitude'
-            ) }}
+            or stitched.event_id in (
+                select coalesce(amplitude_copies.insert_id, amplitude_copies.event_uuid)
+                from {{ ref('stg_amplitude__events') }} as amplitude_copies
+                where
+                    amplitude_copies.session_id is not null
+                    and amplitude_copies.session_id != -1
+                    and amplitude_copies.device_id is not null
+                    and {{ loaded_since_last_run_of_source(
+                        'amplitude_copies.load_id', 'amplitude_copies.received_at', 'amplitude'
+                    ) }}
+            )
 
     ),
 
-    -- The changed events as they are now, and their Amplitude copies.
-    events as (
+    changed_events as (
 
-        select * from {{ ref('int_events_stitched_to_users') }}
-        where event_id in (select changed_events.event_id from changed_events)
+        select events.event_id from events
 
     ),
 
+    -- Their Amplitude copies.
     session_copies as (
 
         select * from {{ ref('stg_amplitude__events') }}

@@ -5,7 +5,6 @@
     on_schema_change='append_new_columns',
     indexes=[
         {'columns': ['source', 'load_id']},
-        {'columns': ['source', 'received_at']},
     ],
 ) }}
 
@@ -30,27 +29,18 @@ tracking_plan as (
 
 {% if is_incremental() %}
 
-    -- A load with a row not counted yet (see loaded_since_last_run) is counted again whole.
-    loads_to_count as (
+    -- The loads counted before under this tracking plan: a run counts every other load, whole
+    -- (a load dlt committed late, however old its rows, included), and the rows without a load
+    -- id again (new ones join them). Under another plan no load counts as counted.
+    counted_loads as (
 
         select distinct
-            tracked_events.source,
-            coalesce(tracked_events.load_id, '') as load_id
-        from {{ ref('int_events_unioned') }} as tracked_events
+            previous_counts.source,
+            previous_counts.load_id
+        from {{ this }} as previous_counts
         where
-            tracked_events.source in ('segment', 'amplitude')
-            and {{ loaded_since_last_run(
-                'tracked_events.load_id', 'tracked_events.received_at', 'tracked_events.source'
-            ) }}
-        union
-        select distinct
-            tracked_events.source,
-            coalesce(tracked_events.load_id, '') as load_id
-        from {{ ref('int_events_unioned') }} as tracked_events
-        where
-            tracked_events.source in ('segment', 'amplitude')
-            and (select tracking_plan.plan_hash from tracking_plan)
-            != (select max(previous_counts.plan_hash) from {{ this }} as previous_counts)
+            previous_counts.load_id != ''
+            and previous_counts.plan_hash = (select tracking_plan.plan_hash from tracking_plan)
 
     ),
 
@@ -73,13 +63,18 @@ counted as (
         max(tracked_events.received_at) as received_at,
         (select tracking_plan.plan_hash from tracking_plan) as plan_hash
     from {{ ref('int_events_unioned') }} as tracked_events
-    {% if is_incremental() %}
-        inner join loads_to_count
-            on
-                tracked_events.source = loads_to_count.source
-                and coalesce(tracked_events.load_id, '') = loads_to_count.load_id
-    {% endif %}
-    where tracked_events.source in ('segment', 'amplitude')
+    where
+        tracked_events.source in ('segment', 'amplitude')
+        {% if is_incremental() %}
+            -- `not in` over the few counted loads: PostgreSQL hashes them and filters each row
+            -- as it reads it (a join sorted every raw row).
+            and (tracked_events.source, coalesce(tracked_events.load_id, '')) not in (
+                select
+                    counted_loads.source,
+                    counted_loads.load_id
+                from counted_loads
+            )
+        {% endif %}
     group by
         tracked_events.source,
         coalesce(tracked_events.load_id, ''),
