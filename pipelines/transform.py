@@ -17,9 +17,8 @@ from pipelines.warehouse import EMBEDDED_DIR, PROJECT_ROOT, SESSION_TIME_ZONE, C
 
 PROFILE_TEMPLATE = PROJECT_ROOT / "profiles.example.yml"
 PROFILES_DIR = EMBEDDED_DIR / "profiles"
-# Written by every dbt command: what the last one compiled, for the target it used, and how
-# each of its nodes ran.
-# dbt's artifacts: the manifest, run_results.json, sources.json, compiled SQL.
+# dbt's artifacts, written by every dbt command: the manifest, run_results.json (how each
+# node of the last command ran), sources.json, compiled SQL.
 DBT_TARGET_DIR = PROJECT_ROOT / "target"
 MANIFEST_PATH = DBT_TARGET_DIR / "manifest.json"
 RUN_RESULTS_PATH = DBT_TARGET_DIR / "run_results.json"

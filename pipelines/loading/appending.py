@@ -31,7 +31,7 @@ def appending_new_keys(
     pipeline: dlt.Pipeline, target: warehouse.Connection, tables: Sequence[str]
 ) -> Iterator[None]:
     """While the block runs (dlt's normalize, which writes the load package's schema), the
-    tables among `tables` that merge new keys only (`merging.new_keys_merge`) and whose
+    tables among `tables` that merge new keys only (`merging.is_new_keys_merge`) and whose
     extracted keys are all new (`new_keys_only`) are append tables. The pipeline's schema
     merges them again afterwards, so every later load is checked anew and its lookups stay
     indexed."""
