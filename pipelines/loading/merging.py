@@ -14,6 +14,9 @@ from dlt.common.schema.utils import get_columns_names_with_prop, get_write_dispo
 from pipelines import warehouse
 from pipelines.loading.naming import POSTGRES_NAMING, quoted
 
+# The `destination_scope` that turns dlt's key-matching delete into a no-op.
+NOTHING_DELETED = "false"
+
 
 def new_keys_merge(dataset: str, table: str, keys: list[str]) -> dict[str, Any]:
     """A dlt merge that inserts the staged rows whose key `dataset.table` does not hold yet
@@ -34,7 +37,7 @@ def new_keys_merge(dataset: str, table: str, keys: list[str]) -> dict[str, Any]:
         "source_filter": (
             f"not exists (select from (select {renamed} from {relation}) as loaded where {matches})"
         ),
-        "destination_scope": "false",
+        "destination_scope": NOTHING_DELETED,
     }
 
 
@@ -43,7 +46,7 @@ def is_new_keys_merge(table: dict[str, Any]) -> bool:
     return (
         table.get("write_disposition") == "merge"
         and table.get("x-merge-strategy") == "delete-insert"
-        and table.get("x-merge-destination-scope") == "false"
+        and table.get("x-merge-destination-scope") == NOTHING_DELETED
     )
 
 
