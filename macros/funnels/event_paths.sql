@@ -1,0 +1,46 @@
+{#- Whether an event of `events` is one its entity's paths depend on, as `entities` says
+    (int_entity_paths_around_anchors): every event while an after path still ends in `(end)`
+    (`is_path_open`), else those up to `settled_at`, and any event named after an anchor the
+    entity has not done (`has_anchor_<n>`, n its place in `anchor_events`). -#}
+{% macro path_fingerprint_covers(events, entities, anchor_events) -%}
+    (
+        {{ entities }}.is_path_open
+        or {{ events }}.occurred_at <= {{ entities }}.settled_at
+    {%- for anchor_event in anchor_events | unique %}
+        or (
+            {{ events }}.event_name = {{ funnel_literal(anchor_event) }}
+            and not {{ entities }}.has_anchor_{{ loop.index }}
+        )
+    {%- endfor %}
+    )
+{%- endmacro %}
+
+{#- One event's share of its entity's fingerprint: its id, name and time, and the path vars
+    (`path_settings`, a text literal), so a change of the vars changes every fingerprint. -#}
+{% macro path_fingerprint_hash(events, path_settings) -%}
+    {{ text_hash_number(dbt.concat([
+        path_settings,
+        events ~ '.event_id',
+        "'|'",
+        events ~ '.event_name',
+        "'|'",
+        dbt.cast(events ~ '.occurred_at', dbt.type_string()),
+    ])) }}
+{%- endmacro %}
+
+{#-
+    int_entity_paths_around_anchors' session settings (its pre-hook, for its transaction
+    only): no merge join. Its CTEs carry no statistics, so PostgreSQL would sort every event
+    to merge them with the last run's entities (a few seconds at 1M events) where hashing
+    those entities costs a third of that.
+-#}
+{% macro event_paths_settings() -%}
+    {{ return(adapter.dispatch('event_paths_settings')()) }}
+{%- endmacro %}
+
+{% macro default__event_paths_settings() -%}
+{%- endmacro %}
+
+{% macro postgres__event_paths_settings() -%}
+    set local enable_mergejoin = off
+{%- endmacro %}
