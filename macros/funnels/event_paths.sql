@@ -30,9 +30,9 @@
 
 {#-
     int_entity_paths_around_anchors' session settings (its pre-hook, for its transaction
-    only): no merge join. Its CTEs carry no statistics, so PostgreSQL would sort every event
-    to merge them with the last run's entities (a few seconds at 1M events) where hashing
-    those entities costs a third of that.
+    only): `analytics__path_work_mem` of memory, and no merge join. Its CTEs carry no
+    statistics, so with the default memory PostgreSQL sorts every event, spilling to disk, to
+    merge them with the last run's entities and group them, where hashing costs a third.
 -#}
 {% macro event_paths_settings() -%}
     {{ return(adapter.dispatch('event_paths_settings')()) }}
@@ -42,5 +42,6 @@
 {%- endmacro %}
 
 {% macro postgres__event_paths_settings() -%}
+    set local work_mem = '{{ var("analytics__path_work_mem") }}';
     set local enable_mergejoin = off
 {%- endmacro %}
