@@ -1,4 +1,3 @@
--- depends_on: {{ ref('int_events_attributed_to_orgs') }}
 {%- set anchor_events = var('analytics__path_anchor_events') %}
 {%- set path_length = var('analytics__path_length') %}
 {%- if anchor_events is string or anchor_events is not iterable or anchor_events | length == 0
@@ -25,35 +24,15 @@
     ~ " where fingerprint_event_count is null{% endif %}",
 ) }}
 
--- The events funnel_entity_events gives each user and org, read from fct_events: the same
--- rows, stitched once and kept in one table, which each run reads whole at a fraction of the
--- cost of the stitching views. Each relation is read where it is used (a CTE read twice is
--- materialized in full); the orgs' member events (`all_member_orgs`) come from the macro.
 with user_events as (
 
-    select
-        user_id as entity_id,
-        event_id,
-        event_name,
-        occurred_at
-    from {{ ref('fct_events') }}
-    where user_id is not null
+    {{ funnel_entity_events('user') }}
 
 ),
 
 org_events as (
 
-    {%- if org_attribution() == 'none' %}
-        select
-            org_id as entity_id,
-            event_id,
-            event_name,
-            occurred_at
-        from {{ ref('fct_events') }}
-        where org_id is not null
-    {%- else %}
-        {{ funnel_entity_events('org') }}
-    {%- endif %}
+    {{ funnel_entity_events('org') }}
 
 ),
 
