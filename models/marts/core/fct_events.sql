@@ -7,6 +7,8 @@
         {'columns': ['event_id'], 'unique': true},
         {'columns': ['source', 'received_at']},
         {'columns': ['source', 'load_id']},
+        {'columns': ['occurred_at']},
+        {'columns': ['org_id', 'occurred_at']},
     ],
 ) }}
 
