@@ -29,11 +29,12 @@ STAGED_KEYS = "_staged_keys"
 @contextmanager
 def appending_new_keys(
     pipeline: dlt.Pipeline, target: warehouse.Connection, tables: Sequence[str]
-) -> Iterator[None]:
+) -> Iterator[list[str]]:
     """While the block runs (dlt's normalize, which writes the load package's schema), the
     tables among `tables` that merge new keys only (`merging.is_new_keys_merge`) and whose
-    extracted keys are all new (`new_keys_only`) are append tables. The pipeline's schema
-    merges them again afterwards, so every later load is checked anew and its lookups stay
+    extracted keys are all new (`new_keys_only`) are append tables; the block gets their
+    names (every row normalized for them is a row loaded). The pipeline's schema merges
+    them again afterwards, so every later load is checked anew and its lookups stay
     indexed."""
     schema = pipeline.default_schema
     appended = [
@@ -51,7 +52,7 @@ def appending_new_keys(
     for table in appended:
         schema.tables[table]["write_disposition"] = "append"
     try:
-        yield
+        yield appended
     finally:
         for table in appended:
             schema.tables[table]["write_disposition"] = "merge"
