@@ -48,17 +48,16 @@
 {%- endmacro %}
 
 {#- The earliest moment the sources that identify devices (Segment, Amplitude) are
-    reprocessed from: a device whose claims changed since then is re-stitched. -#}
+    reprocessed from: a device whose claims changed since then is re-stitched. Each source's
+    latest receipt is read on its own, through the (source, received_at) index. -#}
 {% macro identifications_reprocess_from() -%}
-    (
-        select {{ reprocess_from_expression('min(latest_received_at)') }}
-        from (
-            select max(received_at) as latest_received_at
-            from {{ this }}
-            where source in ('segment', 'amplitude')
-            group by source
-        ) as sources
-    )
+    {%- set latest = [] -%}
+    {%- for source in ['segment', 'amplitude'] -%}
+        {%- do latest.append(
+            "(select max(received_at) from " ~ this ~ " where source = '" ~ source ~ "')"
+        ) -%}
+    {%- endfor -%}
+    (select {{ reprocess_from_expression('least(' ~ latest | join(', ') ~ ')') }})
 {%- endmacro %}
 
 {% macro reprocess_from(where_clause) -%}
