@@ -19,35 +19,17 @@ with
 
 {% if is_incremental() %}
 
-    -- The events whose session may differ from the last run's: those of the loads not
-    -- processed yet (see loaded_since_last_run) and those whose stitching may have changed
-    -- (as fct_events takes them), plus the events an Amplitude copy loaded since then places
-    -- in a session (the Segment copy kept, its load an old one). They are found on
-    -- int_events_deduplicated, whose columns these are (the user id the event carries is
-    -- the stitched view's source_user_id): a filter holding subqueries is not pushed into
-    -- the stitched view, which PostgreSQL would then stitch whole first. Each relation is
-    -- read where it is used, so PostgreSQL filters it through its indexes.
+    -- The events whose session may differ from the last run's: those whose stitching may
+    -- have (macro is_event_to_restitch, as fct_events takes them), plus the events an
+    -- Amplitude copy loaded since then places in a session (the Segment copy kept, its load
+    -- an old one). Each relation is read where it is used, so PostgreSQL filters it through
+    -- its indexes.
     changed_events as (
 
         select deduplicated.event_id
         from {{ ref('int_events_deduplicated') }} as deduplicated
         where
-            {{ loaded_since_last_run(
-                'deduplicated.load_id', 'deduplicated.received_at', 'deduplicated.source'
-            ) }}
-            or deduplicated.anonymous_id in (
-                select device_claims.anonymous_id
-                from {{ ref('int_anonymous_ids_mapped_to_users') }} as device_claims
-                where
-                    device_claims.claims_changed_received_at
-                    >= {{ identifications_reprocess_from() }}
-            )
-            or deduplicated.user_id in (
-                select user_ids_merged.previous_user_id
-                from {{ ref('int_user_ids_merged_by_alias') }} as user_ids_merged
-                where
-                    user_ids_merged.merged_received_at >= {{ identifications_reprocess_from() }}
-            )
+            {{ is_event_to_restitch() }}
             or deduplicated.event_id in (
                 select coalesce(amplitude_copies.insert_id, amplitude_copies.event_uuid)
                 from {{ ref('stg_amplitude__events') }} as amplitude_copies
