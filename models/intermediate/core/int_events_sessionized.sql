@@ -264,6 +264,26 @@ sessionized as (
 final as (
 
     select * from sessionized
+    {% if is_incremental() %}
+        -- Only the rows that differ from the last run's are written back (most of a touched
+        -- owner's events keep their session): writing every one through the table's indexes
+        -- cost more than sessionizing them.
+        where not exists (
+                select 1 from {{ this }} as previous_sessions
+                where
+                    previous_sessions.event_id = sessionized.event_id
+                    and previous_sessions.session_id = sessionized.session_id
+                    and previous_sessions.session_source = sessionized.session_source
+                    and previous_sessions.session_owner_id = sessionized.session_owner_id
+                    and previous_sessions.source = sessionized.source
+                    and previous_sessions.occurred_at is not distinct from sessionized.occurred_at
+                    and previous_sessions.user_id is not distinct from sessionized.user_id
+                    and previous_sessions.anonymous_id is not distinct from sessionized.anonymous_id
+                    and previous_sessions.org_id is not distinct from sessionized.org_id
+                    and previous_sessions.load_id is not distinct from sessionized.load_id
+                    and previous_sessions.received_at is not distinct from sessionized.received_at
+            )
+    {% endif %}
 
 )
 
