@@ -48,17 +48,16 @@
 {%- endmacro %}
 
 {#- The earliest moment the sources that identify devices (Segment, Amplitude) are
-    reprocessed from: a device whose claims changed since then is re-stitched. -#}
+    reprocessed from: a device whose claims changed since then is re-stitched. Each source's
+    latest receipt is read on its own, through the (source, received_at) index. -#}
 {% macro identifications_reprocess_from() -%}
-    (
-        select {{ reprocess_from_expression('min(latest_received_at)') }}
-        from (
-            select max(received_at) as latest_received_at
-            from {{ this }}
-            where source in ('segment', 'amplitude')
-            group by source
-        ) as sources
-    )
+    {%- set latest = [] -%}
+    {%- for source in ['segment', 'amplitude'] -%}
+        {%- do latest.append(
+            "(select max(received_at) from " ~ this ~ " where source = '" ~ source ~ "')"
+        ) -%}
+    {%- endfor -%}
+    (select {{ reprocess_from_expression('least(' ~ latest | join(', ') ~ ')') }})
 {%- endmacro %}
 
 {% macro reprocess_from(where_clause) -%}
@@ -72,4 +71,30 @@
         '-' ~ var('analytics__lookback_days'),
         "coalesce(" ~ latest ~ ", cast('1970-01-01 00:00:00+00' as " ~ type_timestamptz() ~ "))",
     ) }}
+{%- endmacro %}
+
+{#-
+    Whether a row of int_events_deduplicated (alias `deduplicated`) is an event an
+    incremental model of the stitched events takes again: one of the loads it has not
+    processed (loaded_since_last_run), of a device whose claims changed since, or carrying
+    a user id an alias merged since (their stitching may change). Tested on the
+    deduplicated events, whose columns these are (the user id the event carries is the
+    stitched view's `source_user_id`): PostgreSQL pushes no filter holding subqueries into
+    the stitched view, so filtering the view stitched every event first. The model then
+    looks the ids up in the view (is_one_of).
+-#}
+{% macro is_event_to_restitch() -%}
+    {{ loaded_since_last_run(
+        'deduplicated.load_id', 'deduplicated.received_at', 'deduplicated.source'
+    ) }}
+    or deduplicated.anonymous_id in (
+        select device_claims.anonymous_id
+        from {{ ref('int_anonymous_ids_mapped_to_users') }} as device_claims
+        where device_claims.claims_changed_received_at >= {{ identifications_reprocess_from() }}
+    )
+    or deduplicated.user_id in (
+        select user_ids_merged.previous_user_id
+        from {{ ref('int_user_ids_merged_by_alias') }} as user_ids_merged
+        where user_ids_merged.merged_received_at >= {{ identifications_reprocess_from() }}
+    )
 {%- endmacro %}

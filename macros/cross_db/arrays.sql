@@ -38,3 +38,23 @@
         concat({{ array_expression }}, array('{{ text }}'))
     {%- endif -%}
 {%- endmacro %}
+
+{#-
+    `expression`, an indexed column, is one of the values `subquery` returns. PostgreSQL
+    reads them into an array first: it estimates an array it cannot see as a few values, so
+    it looks each up through the index, where it hashes the whole table for an
+    `in (subquery)` whose rows it overestimates (a few changed rows among many, behind a
+    filter on the last run's state). Without an index, keep `in`: the array is searched
+    row by row.
+-#}
+{% macro is_one_of(expression, subquery) -%}
+    {{ return(adapter.dispatch('is_one_of', 'product_analytics')(expression, subquery)) }}
+{%- endmacro %}
+
+{% macro default__is_one_of(expression, subquery) -%}
+    {{ expression }} in ({{ subquery }})
+{%- endmacro %}
+
+{% macro postgres__is_one_of(expression, subquery) -%}
+    {{ expression }} = any(array({{ subquery }}))
+{%- endmacro %}

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('int_events_deduplicated') }}
 -- depends_on: {{ ref('int_anonymous_ids_mapped_to_users') }}
 -- depends_on: {{ ref('int_user_ids_merged_by_alias') }}
 {{ config(
@@ -18,34 +19,18 @@ with
 
 {% if is_incremental() %}
 
-    -- Each relation is read where it is used, so PostgreSQL filters it through its indexes
-    -- instead of materializing all of it once for several readers.
-    -- The events whose session may differ from the last run's, as they are now: those of the
-    -- loads not processed yet (see loaded_since_last_run) and those whose stitching may have
-    -- changed (as fct_events takes them), plus the events an Amplitude copy loaded since then
-    -- places in a session (the Segment copy kept, its load an old one). One pass over the
-    -- stitched events filters them (a list of changed ids joined to them cost a second pass).
-    events as (
+    -- The events whose session may differ from the last run's: those whose stitching may
+    -- have (macro is_event_to_restitch, as fct_events takes them), plus the events an
+    -- Amplitude copy loaded since then places in a session (the Segment copy kept, its load
+    -- an old one). Each relation is read where it is used, so PostgreSQL filters it through
+    -- its indexes.
+    changed_events as (
 
-        select * from {{ ref('int_events_stitched_to_users') }} as stitched
+        select deduplicated.event_id
+        from {{ ref('int_events_deduplicated') }} as deduplicated
         where
-            {{ loaded_since_last_run(
-                'stitched.load_id', 'stitched.received_at', 'stitched.source'
-            ) }}
-            or stitched.anonymous_id in (
-                select device_claims.anonymous_id
-                from {{ ref('int_anonymous_ids_mapped_to_users') }} as device_claims
-                where
-                    device_claims.claims_changed_received_at
-                    >= {{ identifications_reprocess_from() }}
-            )
-            or stitched.source_user_id in (
-                select user_ids_merged.previous_user_id
-                from {{ ref('int_user_ids_merged_by_alias') }} as user_ids_merged
-                where
-                    user_ids_merged.merged_received_at >= {{ identifications_reprocess_from() }}
-            )
-            or stitched.event_id in (
+            {{ is_event_to_restitch() }}
+            or deduplicated.event_id in (
                 select coalesce(amplitude_copies.insert_id, amplitude_copies.event_uuid)
                 from {{ ref('stg_amplitude__events') }} as amplitude_copies
                 where
@@ -59,9 +44,11 @@ with
 
     ),
 
-    changed_events as (
+    -- The changed events as they are now, looked up by id.
+    events as (
 
-        select events.event_id from events
+        select * from {{ ref('int_events_stitched_to_users') }}
+        where {{ is_one_of('event_id', 'select changed_events.event_id from changed_events') }}
 
     ),
 
@@ -156,7 +143,9 @@ tracked_events as (
         union
         select previous_sessions.session_owner_id
         from {{ this }} as previous_sessions
-        where previous_sessions.event_id in (select changed_events.event_id from changed_events)
+        where {{ is_one_of(
+            'previous_sessions.event_id', 'select changed_events.event_id from changed_events'
+        ) }}
 
     ),
 
@@ -177,9 +166,10 @@ tracked_events as (
             previous_sessions.session_owner_id
         from {{ this }} as previous_sessions
         where
-            previous_sessions.session_owner_id in (
-                select touched_owners.session_owner_id from touched_owners
-            )
+            {{ is_one_of(
+                'previous_sessions.session_owner_id',
+                'select touched_owners.session_owner_id from touched_owners',
+            ) }}
             and not exists (
                 select 1 from changed_events
                 where changed_events.event_id = previous_sessions.event_id
@@ -274,6 +264,26 @@ sessionized as (
 final as (
 
     select * from sessionized
+    {% if is_incremental() %}
+        -- Only the rows that differ from the last run's are written back (most of a touched
+        -- owner's events keep their session): writing every one through the table's indexes
+        -- cost more than sessionizing them.
+        where not exists (
+                select 1 from {{ this }} as previous_sessions
+                where
+                    previous_sessions.event_id = sessionized.event_id
+                    and previous_sessions.session_id = sessionized.session_id
+                    and previous_sessions.session_source = sessionized.session_source
+                    and previous_sessions.session_owner_id = sessionized.session_owner_id
+                    and previous_sessions.source = sessionized.source
+                    and previous_sessions.occurred_at is not distinct from sessionized.occurred_at
+                    and previous_sessions.user_id is not distinct from sessionized.user_id
+                    and previous_sessions.anonymous_id is not distinct from sessionized.anonymous_id
+                    and previous_sessions.org_id is not distinct from sessionized.org_id
+                    and previous_sessions.load_id is not distinct from sessionized.load_id
+                    and previous_sessions.received_at is not distinct from sessionized.received_at
+            )
+    {% endif %}
 
 )
 

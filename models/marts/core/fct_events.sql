@@ -1,3 +1,6 @@
+-- depends_on: {{ ref('int_events_deduplicated') }}
+-- depends_on: {{ ref('int_anonymous_ids_mapped_to_users') }}
+-- depends_on: {{ ref('int_user_ids_merged_by_alias') }}
 {{ config(
     materialized='incremental',
     unique_key='event_id',
@@ -12,27 +15,40 @@
     ],
 ) }}
 
-with events as (
+with
 
-    select * from {{ ref('int_events_stitched_to_users') }}
+{% if is_incremental() %}
 
-),
+    -- Incremental runs take the events of the loads not processed yet, every event of a
+    -- device whose claims changed since then, and every event of a user id an alias merged
+    -- since then (macro is_event_to_restitch), looked up by id.
+    events_to_restitch as (
 
-device_claims as (
+        select deduplicated.event_id
+        from {{ ref('int_events_deduplicated') }} as deduplicated
+        where {{ is_event_to_restitch() }}
 
-    select * from {{ ref('int_anonymous_ids_mapped_to_users') }}
+    ),
 
-),
+    events as (
 
-user_ids_merged as (
+        select * from {{ ref('int_events_stitched_to_users') }}
+        where {{ is_one_of(
+            'event_id', 'select events_to_restitch.event_id from events_to_restitch'
+        ) }}
 
-    select * from {{ ref('int_user_ids_merged_by_alias') }}
+    ),
 
-),
+{% else %}
 
--- Incremental runs take the events of the loads not processed yet (see
--- loaded_since_last_run), every event of a device whose claims changed since then, and
--- every event of a user id an alias merged since then: their stitching may change.
+    events as (
+
+        select * from {{ ref('int_events_stitched_to_users') }}
+
+    ),
+
+{% endif %}
+
 final as (
 
     select
@@ -49,20 +65,6 @@ final as (
         events.received_at,
         events.load_id
     from events
-    {% if is_incremental() %}
-        where
-            {{ loaded_since_last_run('events.load_id', 'events.received_at', 'events.source') }}
-            or events.anonymous_id in (
-                select device_claims.anonymous_id from device_claims
-                where
-                    device_claims.claims_changed_received_at
-                    >= {{ identifications_reprocess_from() }}
-            )
-            or events.source_user_id in (
-                select user_ids_merged.previous_user_id from user_ids_merged
-                where user_ids_merged.merged_received_at >= {{ identifications_reprocess_from() }}
-            )
-    {% endif %}
 
 )
 
