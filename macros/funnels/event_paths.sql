@@ -15,6 +15,17 @@
     )
 {%- endmacro %}
 
+{#- An entity's fingerprint, as two aggregates over its `events` (joined to `entities`, see
+    path_fingerprint_covers): `fingerprint_event_count` and `fingerprint_hash`, the count and
+    the hash sum of the events its paths depend on. Every run computes it this one way, so
+    the last run's and this run's compare. -#}
+{% macro path_fingerprint(events, entities, anchor_events, path_settings) -%}
+    {%- set covered = path_fingerprint_covers(events, entities, anchor_events) -%}
+    sum(case when {{ covered }} then 1 else 0 end) as fingerprint_event_count,
+    sum(case when {{ covered }} then {{ path_fingerprint_hash(events, path_settings) }} else 0 end)
+        as fingerprint_hash
+{%- endmacro %}
+
 {#- One event's share of its entity's fingerprint: its id, name and time, and the path vars
     (`path_settings`, a text literal), so a change of the vars changes every fingerprint. -#}
 {% macro path_fingerprint_hash(events, path_settings) -%}

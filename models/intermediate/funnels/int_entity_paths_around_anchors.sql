@@ -91,12 +91,9 @@ entity_events as (
         select
             entity_events.entity_type,
             entity_events.entity_id,
-            sum(case when {{ path_fingerprint_covers(
-                'entity_events', 'previous_entities', anchor_events
-            ) }} then 1 else 0 end) as fingerprint_event_count,
-            sum(case when {{ path_fingerprint_covers(
-                'entity_events', 'previous_entities', anchor_events
-            ) }} then {{ path_fingerprint_hash('entity_events', path_settings) }} else 0 end) as fingerprint_hash
+            {{ path_fingerprint(
+                'entity_events', 'previous_entities', anchor_events, path_settings
+            ) }}
         from entity_events
         left join previous_entities
             on
@@ -325,13 +322,9 @@ fingerprinted_entities as (
         traced_entities.entity_id,
         traced_entities.is_path_open,
         traced_entities.settled_at,
-        sum(case when {{ path_fingerprint_covers(
-            'events_to_trace', 'traced_entities', anchor_events
-        ) }} then 1 else 0 end) as fingerprint_event_count,
-        sum(case when {{ path_fingerprint_covers(
-            'events_to_trace', 'traced_entities', anchor_events
-        ) }} then {{ path_fingerprint_hash('events_to_trace', path_settings) }} else 0 end)
-            as fingerprint_hash
+        {{ path_fingerprint(
+            'events_to_trace', 'traced_entities', anchor_events, path_settings
+        ) }}
     from traced_entities
     inner join events_to_trace
         on
